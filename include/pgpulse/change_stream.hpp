@@ -1,0 +1,70 @@
+// pgpulse/change_stream.hpp: the lossless stream of captured row changes.
+//
+//   boost::asio::io_context io;
+//   pgpulse::ChangeStream stream(io, {.connection = {.conninfo = url},
+//                                     .from = pgpulse::Cursor::parse(saved)});
+//   stream.on_event([&](const pgpulse::ChangeEvent& e) { apply(e); save(e.id); });
+//   stream.start();
+//   io.run();
+//
+// Reads the change log that `pgpulse install` fills, woken by NOTIFY and, as a safety net, by
+// a periodic poll. Every change committed after `from` is delivered once, in commit order per
+// row, each transaction's changes together and in statement order. Reconnects by itself and
+// continues from its cursor, so a disconnect delays events but never loses one.
+// Thread rules: as for Listener, one io_context thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "pgpulse/change_event.hpp"
+#include "pgpulse/connection_options.hpp"
+#include "pgpulse/cursor.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace pgpulse {
+
+struct ChangeStreamOptions {
+  ConnectOptions connection;
+  /// Where to start: Cursor::now(), Cursor::beginning() or a saved event id.
+  Cursor from = Cursor::now();
+  /// Only these tables ("schema.table" or "table", as in SQL, quoted where needed); empty
+  /// means every captured table. Checked at start: an unknown or uncaptured table fails.
+  std::vector<std::string> tables;
+  /// Reads the log this often even without a NOTIFY (a lost wake-up costs at most this).
+  std::chrono::milliseconds poll_interval{1000};
+};
+
+class ChangeStream {
+ public:
+  using EventHandler = std::function<void(const ChangeEvent&)>;
+  using StateHandler = std::function<void(const StateChange&)>;
+  /// Called when the stream stops for good (e.g. tables missing): the exception says why.
+  using ErrorHandler = std::function<void(const std::exception_ptr&)>;
+
+  ChangeStream(boost::asio::io_context& io, ChangeStreamOptions options);
+  ~ChangeStream();
+  ChangeStream(const ChangeStream&) = delete;
+  ChangeStream& operator=(const ChangeStream&) = delete;
+
+  void on_event(EventHandler handler);
+  void on_state(StateHandler handler);
+  void on_error(ErrorHandler handler);
+
+  void start();
+  void stop();
+  /// The position after the last delivered event (or `from` before the first).
+  const Cursor& cursor() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace pgpulse

@@ -1,0 +1,95 @@
+// install / uninstall: each in one transaction, serialized by an advisory lock so two
+// concurrent installs cannot interleave.
+#include <string>
+
+#include "capture/sql_scripts.hpp"
+#include "pg/connection.hpp"
+#include "pgpulse/capture.hpp"
+#include "pgpulse/error.hpp"
+
+namespace pgpulse {
+
+namespace {
+
+// An arbitrary constant naming "pgpulse schema changes" among advisory locks.
+constexpr const char* kLockSql = "SELECT pg_catalog.pg_advisory_xact_lock(7283915502)";
+constexpr int kLatestVersion = 1;
+
+std::string_view script(const std::string& name) {
+  for (const auto& s : capture::sql_scripts())
+    if (s.name == name) return s.text;
+  throw Error("missing embedded SQL script " + name);
+}
+
+// 0 when pgpulse is not installed.
+int installed_version(pg::Connection& db) {
+  auto r = db.exec(
+      "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgpulse'), "
+      "pg_catalog.to_regclass('pgpulse.settings') IS NOT NULL");
+  if (r.get(0, 0) == "f") return 0;
+  if (r.get(0, 1) == "f") {
+    throw Error("a schema named pgpulse exists but was not made by pgpulse; rename it first");
+  }
+  auto v = db.exec("SELECT value FROM pgpulse.settings WHERE key = 'schema_version'");
+  return v.rows() ? std::stoi(std::string(v.get(0, 0))) : 0;
+}
+
+void upgrade_schema(pg::Connection& db) {
+  int version = installed_version(db);
+  if (version > kLatestVersion) {
+    throw Error("the database has pgpulse schema version " + std::to_string(version) +
+                ", newer than this pgpulse (" + std::to_string(kLatestVersion) + ")");
+  }
+  if (version == 0) {
+    db.exec("CREATE SCHEMA pgpulse");
+    db.exec_script(std::string(script("pgpulse--1.sql")));
+    version = 1;
+  }
+  for (; version < kLatestVersion; ++version) {
+    auto name = "pgpulse--" + std::to_string(version) + "--" + std::to_string(version + 1) + ".sql";
+    db.exec_script(std::string(script(name)));
+  }
+}
+
+}  // namespace
+
+int schema_version() noexcept { return kLatestVersion; }
+
+void install_capture(const std::string& conninfo, const std::vector<std::string>& tables) {
+  pg::Connection db(conninfo);
+  // On any error the connection closes without COMMIT: the server rolls everything back.
+  db.exec("BEGIN");
+  db.exec(kLockSql);
+  upgrade_schema(db);
+  for (const auto& table : tables) {
+    db.exec("SELECT pgpulse.capture($1::regclass)", {table});
+  }
+  db.exec("COMMIT");
+}
+
+void uninstall_capture(const std::string& conninfo, const std::vector<std::string>& tables) {
+  pg::Connection db(conninfo);
+  db.exec("BEGIN");
+  db.exec(kLockSql);
+  if (installed_version(db) == 0) throw Error("pgpulse is not installed in this database");
+  if (tables.empty()) {
+    db.exec("SELECT pgpulse.release(table_name) FROM pgpulse.captured_tables");
+  }
+  for (const auto& table : tables) {
+    db.exec("SELECT pgpulse.release($1::regclass)", {table});
+  }
+  auto left = db.exec("SELECT count(*) FROM pgpulse.captured_tables");
+  if (left.get(0, 0) == "0") db.exec("DROP SCHEMA pgpulse CASCADE");
+  db.exec("COMMIT");
+}
+
+std::vector<std::string> captured_tables(const std::string& conninfo) {
+  pg::Connection db(conninfo);
+  std::vector<std::string> names;
+  if (installed_version(db) == 0) return names;
+  auto r = db.exec("SELECT table_name::text FROM pgpulse.captured_tables ORDER BY 1");
+  for (int i = 0; i < r.rows(); ++i) names.emplace_back(r.get(i, 0));
+  return names;
+}
+
+}  // namespace pgpulse

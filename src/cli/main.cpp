@@ -1,0 +1,102 @@
+// pgpulse: the command-line entry point. User errors become one line on stderr and a
+// non-zero exit code; nothing here prints a stack trace.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <fmt/core.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "pgpulse/error.hpp"
+
+namespace {
+
+constexpr int kUsageError = 2;
+constexpr int kRuntimeError = 1;
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_logger_st("pgpulse");
+  logger->set_pattern("pgpulse: %l: %v");
+  logger->set_level(spdlog::level::from_str(level));
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A reader that goes away (pgpulse watch | head) shows up as EPIPE, handled where we write.
+  signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"pgpulse: PostgreSQL row changes as real-time events"};
+  app.require_subcommand(1);
+  app.fallthrough();  // --log-level may also follow the subcommand
+  app.set_version_flag("--version", "pgpulse 0.1.0");
+  std::string log_level = "warning";
+  app.add_option("--log-level", log_level, "trace, debug, info, warning, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "critical", "off"}));
+
+  std::string db;
+  if (const char* env = std::getenv("PGPULSE_DB")) db = env;
+  auto add_db = [&](CLI::App* cmd) {
+    auto* opt = cmd->add_option("--db", db, "PostgreSQL URL or conninfo (env PGPULSE_DB)");
+    if (db.empty()) opt->required();
+  };
+
+  std::vector<std::string> tables;
+  auto* install = app.add_subcommand("install", "put change capture on tables");
+  add_db(install);
+  install->add_option("tables", tables, "tables, as in SQL: orders, app.orders, '\"My Table\"'")
+      ->required();
+
+  auto* uninstall =
+      app.add_subcommand("uninstall", "remove capture (from all tables when none given)");
+  add_db(uninstall);
+  uninstall->add_option("tables", tables, "tables to stop capturing");
+
+  auto* status = app.add_subcommand("status", "show what is captured");
+  add_db(status);
+
+  pgpulse::cli::WatchOptions watch_options;
+  auto* watch = app.add_subcommand("watch", "print changes as JSON lines");
+  add_db(watch);
+  watch->add_option("--table", watch_options.tables, "only this table (repeatable)");
+  watch->add_option("--channel", watch_options.channels,
+                    "raw mode: print NOTIFYs of this channel instead (repeatable)");
+  watch->add_option("--from", watch_options.from,
+                    "start after this event id, or now (default) or beginning");
+  watch->add_option("--limit", watch_options.limit, "exit after this many lines");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "pgpulse: {} (see pgpulse --help)\n", e.what());
+    return kUsageError;
+  }
+  setup_logging(log_level);
+
+  try {
+    if (*install) return pgpulse::cli::install(db, tables);
+    if (*uninstall) return pgpulse::cli::uninstall(db, tables);
+    if (*status) return pgpulse::cli::status(db);
+    watch_options.db = db;
+    if (!watch_options.channels.empty() &&
+        (!watch_options.tables.empty() || watch_options.from != "now")) {
+      fmt::print(stderr, "pgpulse: --channel cannot be combined with --table or --from\n");
+      return kUsageError;
+    }
+    return pgpulse::cli::watch(watch_options);
+  } catch (const pgpulse::Error& e) {
+    fmt::print(stderr, "pgpulse: {}\n", e.what());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "pgpulse: internal error: {}\n", e.what());
+  }
+  return kRuntimeError;
+}

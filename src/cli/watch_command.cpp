@@ -1,0 +1,117 @@
+// `pgpulse watch`: changes (or raw notifications) as JSON lines on stdout until a signal.
+#include <signal.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <exception>
+#include <optional>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.hpp"
+#include "cli/line_writer.hpp"
+#include "pgpulse/change_stream.hpp"
+#include "pgpulse/error.hpp"
+#include "pgpulse/listener.hpp"
+#include "util/json_text.hpp"
+
+namespace pgpulse::cli {
+
+namespace {
+
+ConnectOptions connect_options(const std::string& db) {
+  // A typo in --db should fail at once; once connected, outages are waited out.
+  return ConnectOptions{.conninfo = db, .retry_first_connect = false};
+}
+
+void log_state(const StateChange& change) {
+  switch (change.state) {
+    case ConnectionState::kConnected:
+      spdlog::info("connected");
+      break;
+    case ConnectionState::kDisconnected:
+      spdlog::warn("disconnected ({}); reconnecting", change.reason);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+int watch(const WatchOptions& options) {
+  boost::asio::io_context io(1);
+  LineWriter out(io, STDOUT_FILENO);
+  std::exception_ptr failure;
+  std::uint64_t lines = 0;
+
+  std::optional<Listener> listener;
+  std::optional<ChangeStream> stream;
+  auto shut_down = [&] {
+    if (listener) listener->stop();
+    if (stream) stream->stop();
+    io.stop();
+  };
+  auto counted = [&] {
+    out.line_done();
+    if (out.reader_gone() || (options.limit && ++lines >= options.limit)) shut_down();
+  };
+  auto on_state = [&](const StateChange& change) {
+    log_state(change);
+    if (change.state == ConnectionState::kFailed && !failure) {
+      failure = std::make_exception_ptr(ConnectionError(change.reason));
+      shut_down();
+    }
+  };
+
+  if (!options.channels.empty()) {
+    listener.emplace(io, connect_options(options.db));
+    for (const auto& channel : options.channels) {
+      listener->listen(channel, [&](const Notification& n) {
+        auto& b = out.buffer();
+        b += "{\"channel\":";
+        json_text::append_string(b, n.channel);
+        b += ",\"payload\":";
+        json_text::append_string(b, n.payload);
+        b += '}';
+        counted();
+      });
+    }
+    listener->on_state([&](const StateChange& change) {
+      if (change.gap) {
+        // NOTIFY keeps nothing for a listener that was away: say so in the stream itself.
+        out.buffer() +=
+            "{\"gap\":true,\"reason\":\"reconnected; notifications sent while disconnected "
+            "are lost\"}";
+        out.line_done();
+      }
+      on_state(change);
+    });
+    listener->start();
+  } else {
+    stream.emplace(io, ChangeStreamOptions{.connection = connect_options(options.db),
+                                           .from = Cursor::parse(options.from),
+                                           .tables = options.tables});
+    stream->on_event([&](const ChangeEvent& event) {
+      append_json(event, out.buffer());
+      counted();
+    });
+    stream->on_state(on_state);
+    stream->on_error([&](const std::exception_ptr& error) {
+      if (!failure) failure = error;
+      shut_down();
+    });
+    stream->start();
+  }
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (!ec) shut_down();
+  });
+  io.run();
+  out.flush();
+  if (failure) std::rethrow_exception(failure);
+  return 0;
+}
+
+}  // namespace pgpulse::cli

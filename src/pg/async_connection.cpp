@@ -1,0 +1,208 @@
+#include "pg/async_connection.hpp"
+
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <string_view>
+#include <vector>
+
+#include "pgpulse/error.hpp"
+
+namespace pgpulse::pg {
+
+AsyncConnection::AsyncConnection(asio::any_io_executor executor, NotificationSink sink)
+    : sink_(std::move(sink)), socket_(executor), deadline_timer_(executor) {}
+
+AsyncConnection::~AsyncConnection() { close(); }
+
+void AsyncConnection::close() noexcept {
+  // The descriptor belongs to libpq: release it from Asio (which also cancels waits) rather
+  // than letting Asio close it under libpq.
+  if (socket_.is_open()) socket_.release();
+  conn_.reset();
+}
+
+void AsyncConnection::attach_socket() {
+  if (socket_.is_open()) socket_.release();
+  int fd = PQsocket(conn_.get());
+  if (fd < 0) throw ConnectionError("connection has no socket");
+  socket_.assign(fd);
+}
+
+void AsyncConnection::throw_broken(const char* what) {
+  std::string message = conn_ ? first_line(PQerrorMessage(conn_.get())) : "connection closed";
+  throw ConnectionError(std::string(what) + ": " + message);
+}
+
+asio::awaitable<AsyncConnection::Wake> AsyncConnection::wait_socket(Direction direction,
+                                                                    Clock::time_point deadline,
+                                                                    bool wakeable) {
+  if (!conn_) throw ConnectionError("connection closed");
+  if (wakeable && wake_pending_) {
+    wake_pending_ = false;
+    co_return Wake::kWoken;
+  }
+  timed_out_ = false;
+  woken_ = false;
+  auto generation = ++wait_generation_;
+  deadline_timer_.expires_at(deadline);
+  // The timer ends the socket wait by cancelling it; the flag tells why it ended.
+  deadline_timer_.async_wait([this, generation](boost::system::error_code ec) {
+    if (!ec && generation == wait_generation_) {
+      timed_out_ = true;
+      socket_.cancel();
+    }
+  });
+  boost::system::error_code ec;
+  auto type = direction == Direction::kRead ? asio::posix::stream_descriptor::wait_read
+                                            : asio::posix::stream_descriptor::wait_write;
+  co_await socket_.async_wait(type, asio::redirect_error(asio::use_awaitable, ec));
+  ++wait_generation_;
+  deadline_timer_.cancel();
+  if (!conn_) throw ConnectionError("connection closed");  // close() while we waited
+  if (!ec) co_return Wake::kInput;
+  if (timed_out_) co_return Wake::kTimeout;
+  if (woken_ && wakeable) {
+    wake_pending_ = false;
+    co_return Wake::kWoken;
+  }
+  throw ConnectionError("socket wait failed: " + ec.message());
+}
+
+void AsyncConnection::wake() noexcept {
+  wake_pending_ = true;
+  woken_ = true;
+  if (socket_.is_open()) socket_.cancel();
+}
+
+asio::awaitable<void> AsyncConnection::connect(const ConnParams& params, Clock::duration timeout) {
+  close();
+  conn_.reset(PQconnectStartParams(params.keywords(), params.values(), 0));
+  if (!conn_) throw ConnectionError("out of memory");
+  if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_broken("cannot connect");
+  auto deadline = Clock::now() + timeout;
+  auto status = PGRES_POLLING_WRITING;
+  while (status != PGRES_POLLING_OK) {
+    if (status == PGRES_POLLING_FAILED) throw_broken("cannot connect");
+    // libpq may open a new socket between polls (another host, SSL fallback): re-attach.
+    attach_socket();
+    auto dir = status == PGRES_POLLING_READING ? Direction::kRead : Direction::kWrite;
+    auto wake = co_await wait_socket(dir, deadline, false);
+    if (wake == Wake::kTimeout) {
+      close();
+      throw TimeoutError("cannot connect: timed out after " +
+                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            timeout)
+                                            .count()) +
+                         " ms");
+    }
+    status = PQconnectPoll(conn_.get());
+  }
+  if (PQsetnonblocking(conn_.get(), 1) != 0) throw_broken("cannot connect");
+  attach_socket();
+}
+
+void AsyncConnection::consume_input() {
+  if (!PQconsumeInput(conn_.get())) throw_broken("connection lost");
+  dispatch_notifications();
+}
+
+void AsyncConnection::dispatch_notifications() {
+  while (PGnotify* raw = conn_ ? PQnotifies(conn_.get()) : nullptr) {
+    NotifyPtr owned(raw);
+    sink_(Notification{raw->relname, raw->extra, raw->be_pid});
+  }
+}
+
+asio::awaitable<AsyncConnection::Wake> AsyncConnection::wait_input(Clock::duration timeout) {
+  if (!conn_) throw ConnectionError("connection closed");
+  // libpq may already hold parsed notifications (read along with a query's result).
+  dispatch_notifications();
+  auto wake = co_await wait_socket(Direction::kRead, Clock::now() + timeout, true);
+  if (wake == Wake::kInput) consume_input();
+  if (!conn_) throw ConnectionError("connection closed");  // a handler stopped us
+  co_return wake;
+}
+
+asio::awaitable<void> AsyncConnection::flush(Clock::time_point deadline) {
+  for (;;) {
+    int rc = PQflush(conn_.get());
+    if (rc == 0) co_return;
+    if (rc < 0) throw_broken("connection lost");
+    auto wake = co_await wait_socket(Direction::kWrite, deadline, false);
+    if (wake == Wake::kTimeout) {
+      throw TimeoutError("timed out sending a query");
+    }
+  }
+}
+
+asio::awaitable<void> AsyncConnection::await_result_ready(Clock::time_point deadline) {
+  while (PQisBusy(conn_.get())) {
+    auto wake = co_await wait_socket(Direction::kRead, deadline, false);
+    if (wake == Wake::kTimeout) {
+      throw TimeoutError("timed out waiting for the server");
+    }
+    consume_input();
+    if (!conn_) throw ConnectionError("connection closed");  // a handler stopped us
+  }
+}
+
+asio::awaitable<Result> AsyncConnection::query(const std::string& sql,
+                                               std::span<const char* const> params,
+                                               Clock::duration timeout) {
+  auto result = co_await execute(sql, params, timeout, nullptr);
+  co_return Result(std::move(result));
+}
+
+asio::awaitable<void> AsyncConnection::query_rows(const std::string& sql,
+                                                  std::span<const char* const> params,
+                                                  Clock::duration timeout,
+                                                  const RowHandler& on_row) {
+  co_await execute(sql, params, timeout, &on_row);
+}
+
+asio::awaitable<ResultPtr> AsyncConnection::execute(const std::string& sql,
+                                                    std::span<const char* const> params,
+                                                    Clock::duration timeout,
+                                                    const RowHandler* on_row) {
+  if (!conn_) throw ConnectionError("connection closed");
+  auto deadline = Clock::now() + timeout;
+  if (!PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr,
+                         params.data(), nullptr, nullptr, 0)) {
+    throw_broken("cannot send query");
+  }
+  if (on_row) PQsetSingleRowMode(conn_.get());
+  co_await flush(deadline);
+  ResultPtr failure;
+  ResultPtr last;
+  for (;;) {
+    co_await await_result_ready(deadline);
+    ResultPtr r(PQgetResult(conn_.get()));
+    if (!r) break;
+    switch (PQresultStatus(r.get())) {
+      case PGRES_SINGLE_TUPLE:
+        if (!failure) (*on_row)(r.get());
+        if (!conn_) throw ConnectionError("connection closed");  // the handler stopped us
+        break;
+      case PGRES_TUPLES_OK:
+      case PGRES_COMMAND_OK:
+        last = std::move(r);
+        break;
+      default:
+        // Keep reading until libpq says the query is over, so the connection stays usable.
+        if (!failure) failure = std::move(r);
+    }
+  }
+  if (failure) throw_result_error(conn_.get(), failure.get());
+  if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_broken("connection lost");
+  dispatch_notifications();
+  co_return last;
+}
+
+std::string AsyncConnection::quote_identifier(std::string_view name) {
+  std::unique_ptr<char, FreememDeleter> quoted(
+      PQescapeIdentifier(conn_.get(), name.data(), name.size()));
+  if (!quoted) throw_result_error(conn_.get(), nullptr);
+  return quoted.get();
+}
+
+}  // namespace pgpulse::pg

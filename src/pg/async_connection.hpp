@@ -1,0 +1,85 @@
+// A libpq connection driven by an Asio executor: waits on the libpq socket, never blocks
+// the loop, and every wait has a deadline.
+//
+// Notifications that arrive at any time (while idle or in the middle of a query) are handed
+// to the sink as soon as libpq has parsed them.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "pg/conn_params.hpp"
+#include "pg/result.hpp"
+#include "pgpulse/notification.hpp"
+
+namespace pgpulse::pg {
+
+namespace asio = boost::asio;
+
+class AsyncConnection {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using NotificationSink = std::function<void(const Notification&)>;
+  using RowHandler = std::function<void(const PGresult*)>;
+  enum class Wake { kInput, kTimeout, kWoken };
+
+  AsyncConnection(asio::any_io_executor executor, NotificationSink sink);
+  ~AsyncConnection();
+  AsyncConnection(const AsyncConnection&) = delete;
+  AsyncConnection& operator=(const AsyncConnection&) = delete;
+
+  /// Opens a new connection (closing any old one). Throws ConnectionError or TimeoutError.
+  asio::awaitable<void> connect(const ConnParams& params, Clock::duration timeout);
+  /// Closes the connection; a pending wait ends with ConnectionError.
+  void close() noexcept;
+  bool is_open() const noexcept { return conn_ != nullptr; }
+
+  /// Runs one statement with text parameters (nullptr = NULL). Throws SqlError on a server
+  /// error (the connection stays usable), ConnectionError or TimeoutError (it does not).
+  asio::awaitable<Result> query(const std::string& sql, std::span<const char* const> params,
+                                Clock::duration timeout);
+  /// Like query(), but streams rows one at a time to `on_row` (libpq single-row mode), so a
+  /// large result never sits in memory whole.
+  asio::awaitable<void> query_rows(const std::string& sql, std::span<const char* const> params,
+                                   Clock::duration timeout, const RowHandler& on_row);
+
+  /// Waits until the server sends something (consumed, notifications dispatched), `timeout`
+  /// passes, or wake() is called.
+  asio::awaitable<Wake> wait_input(Clock::duration timeout);
+  /// Ends the current (or the next) wait_input early. Safe to call from handlers.
+  void wake() noexcept;
+
+  /// `name` quoted as an SQL identifier by libpq.
+  std::string quote_identifier(std::string_view name);
+  PGconn* raw() const noexcept { return conn_.get(); }
+
+ private:
+  enum class Direction { kRead, kWrite };
+  asio::awaitable<Wake> wait_socket(Direction direction, Clock::time_point deadline,
+                                    bool wakeable);
+  asio::awaitable<ResultPtr> execute(const std::string& sql, std::span<const char* const> params,
+                                     Clock::duration timeout, const RowHandler* on_row);
+  asio::awaitable<void> flush(Clock::time_point deadline);
+  asio::awaitable<void> await_result_ready(Clock::time_point deadline);
+  void attach_socket();
+  void consume_input();
+  void dispatch_notifications();
+  [[noreturn]] void throw_broken(const char* what);
+
+  NotificationSink sink_;
+  ConnPtr conn_;
+  asio::posix::stream_descriptor socket_;
+  asio::steady_timer deadline_timer_;
+  std::uint64_t wait_generation_ = 0;
+  bool timed_out_ = false;
+  bool woken_ = false;
+  bool wake_pending_ = false;
+};
+
+}  // namespace pgpulse::pg
