@@ -38,7 +38,7 @@ track_commit_timestamp = on
 wal_level = logical
 max_connections = 200
 fsync = off
-synchronous_commit = off
+synchronous_commit = on  # off loses acknowledged commits in a crash, which crash tests make
 full_page_writes = off
 log_min_messages = warning
 CONF

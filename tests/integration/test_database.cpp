@@ -43,6 +43,15 @@ std::string unique_name(const std::string& prefix) {
   return name.substr(0, 60);
 }
 
+std::string ident(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 void run_sql(const std::string& sql) { connect().exec_script(sql); }
 
 void restart_server() {

@@ -26,6 +26,9 @@ pg::Connection connect();
 /// test never meet another's.
 std::string unique_name(const std::string& prefix = "t");
 
+/// `name` as a quoted SQL identifier (for test-made names; the product uses libpq's quoting).
+std::string ident(const std::string& name);
+
 /// Runs `sql` on a new connection (a statement, or several separated by ';').
 void run_sql(const std::string& sql);
 

@@ -1,0 +1,245 @@
+// ChangeStream against the real server: every op, the NOTIFY traps, resume, reconnect.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "pgpulse/capture.hpp"
+#include "pgpulse/change_stream.hpp"
+#include "pgpulse/error.hpp"
+#include "test_database.hpp"
+
+namespace pgpulse::test {
+namespace {
+
+using ::testing::ElementsAre;
+
+boost::json::value row(const std::optional<std::string>& text) {
+  return text ? boost::json::parse(*text) : boost::json::value(nullptr);
+}
+
+// A stream on one fresh captured table, collecting what it delivers.
+class ChangeStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    table_ = unique_name("cs");
+    run_sql("CREATE TABLE " + ident(table_) + " (id int PRIMARY KEY, body text)");
+    install_capture(database_url(), {table_});
+  }
+
+  void start(Cursor from = Cursor::now(), std::vector<std::string> tables = {}) {
+    if (tables.empty()) tables = {ident(table_)};
+    stream_.emplace(io_, ChangeStreamOptions{
+                             .connection = {.conninfo = database_url(),
+                                            .backoff_initial = 20ms,
+                                            .backoff_max = 200ms,
+                                            .probe_interval = 1000ms,
+                                            .probe_timeout = 1000ms},
+                             .from = std::move(from),
+                             .tables = std::move(tables),
+                             .poll_interval = 500ms});
+    stream_->on_event([this](const ChangeEvent& e) { events_.push_back(e); });
+    stream_->on_state([this](const StateChange& s) { states_.push_back(s); });
+    stream_->on_error([this](const std::exception_ptr& e) { error_ = e; });
+    stream_->start();
+    // Connected and the start snapshot pinned (or failed), so what the test writes next is
+    // after the start.
+    ASSERT_TRUE(run_until(io_, [&] {
+      return error_ || (connected() && stream_->cursor().kind() == Cursor::Kind::kLog);
+    })) << "never connected";
+  }
+
+  bool connected() const {
+    return !states_.empty() && states_.back().state == ConnectionState::kConnected;
+  }
+
+  bool wait_for_events(std::size_t n, std::chrono::milliseconds timeout = 10s) {
+    return run_until(io_, [&] { return events_.size() >= n; }, timeout);
+  }
+
+  void write(const std::string& sql) { run_sql(sql); }
+
+  std::string table_;
+  boost::asio::io_context io_;
+  std::optional<ChangeStream> stream_;
+  std::vector<ChangeEvent> events_;
+  std::vector<StateChange> states_;
+  std::exception_ptr error_;
+};
+
+TEST_F(ChangeStreamTest, DeliversEachOpWithOldAndNewRows) {
+  start();
+  auto t = ident(table_);
+  write("INSERT INTO " + t + " VALUES (1, 'first')");
+  write("UPDATE " + t + " SET body = 'second' WHERE id = 1");
+  write("DELETE FROM " + t + " WHERE id = 1");
+  ASSERT_TRUE(wait_for_events(3));
+  ASSERT_EQ(events_.size(), 3u);
+
+  EXPECT_EQ(events_[0].op, Op::kInsert);
+  EXPECT_EQ(events_[0].schema, "public");
+  EXPECT_EQ(events_[0].table, table_);
+  EXPECT_EQ(row(events_[0].new_row), boost::json::parse(R"({"id":1,"body":"first"})"));
+  EXPECT_FALSE(events_[0].old_row);
+
+  EXPECT_EQ(events_[1].op, Op::kUpdate);
+  EXPECT_EQ(row(events_[1].new_row), boost::json::parse(R"({"id":1,"body":"second"})"));
+  EXPECT_EQ(row(events_[1].old_row), boost::json::parse(R"({"id":1,"body":"first"})"));
+
+  // The tutorial trigger sends NEW, which is NULL here: the old row is what a client needs.
+  EXPECT_EQ(events_[2].op, Op::kDelete);
+  EXPECT_FALSE(events_[2].new_row);
+  EXPECT_EQ(row(events_[2].old_row), boost::json::parse(R"({"id":1,"body":"second"})"));
+
+  for (const auto& e : events_) {
+    EXPECT_GT(e.xid, 0u);
+    EXPECT_THAT(e.commit_time, ::testing::MatchesRegex("....-..-..T..:..:..\\.......Z"));
+  }
+}
+
+TEST_F(ChangeStreamTest, TruncateIsDelivered) {
+  start();
+  write("INSERT INTO " + ident(table_) + " VALUES (1, 'x'); TRUNCATE " + ident(table_));
+  ASSERT_TRUE(wait_for_events(2));
+  EXPECT_EQ(events_[1].op, Op::kTruncate);
+  EXPECT_FALSE(events_[1].new_row);
+  EXPECT_FALSE(events_[1].old_row);
+}
+
+TEST_F(ChangeStreamTest, IdenticalChangesInOneTransactionAreAllDelivered) {
+  // NOTIFY folds identical payloads of one transaction into one; the log does not.
+  run_sql("CREATE TABLE " + ident(table_ + "_nokey") + " (body text)");
+  install_capture(database_url(), {ident(table_ + "_nokey")});
+  start(Cursor::now(), {ident(table_ + "_nokey")});
+  auto t = ident(table_ + "_nokey");
+  write("BEGIN; INSERT INTO " + t + " VALUES ('same'); INSERT INTO " + t + " VALUES ('same'); " +
+        "UPDATE " + t + " SET body = 'same'; COMMIT");
+  ASSERT_TRUE(wait_for_events(4));
+  std::vector<Op> ops;
+  for (const auto& e : events_) ops.push_back(e.op);
+  EXPECT_THAT(ops, ElementsAre(Op::kInsert, Op::kInsert, Op::kUpdate, Op::kUpdate));
+  EXPECT_EQ(events_[0].xid, events_[3].xid);
+}
+
+TEST_F(ChangeStreamTest, RolledBackWorkDeliversNothing) {
+  start();
+  auto t = ident(table_);
+  write("BEGIN; INSERT INTO " + t + " VALUES (1, 'never'); ROLLBACK");
+  write("BEGIN; INSERT INTO " + t + " VALUES (2, 'kept'); SAVEPOINT s; INSERT INTO " + t +
+        " VALUES (3, 'undone'); ROLLBACK TO s; COMMIT");
+  ASSERT_TRUE(wait_for_events(1));
+  run_until(io_, [] { return false; }, 300ms);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(row(events_[0].new_row).at("id"), 2);
+}
+
+TEST_F(ChangeStreamTest, OneMegabyteRowIsDeliveredWholeAndTheWriterCommits) {
+  start();
+  // Far over NOTIFY's 8000-byte payload limit, which would fail the writer's transaction.
+  write("INSERT INTO " + ident(table_) + " VALUES (1, repeat('x', 1024 * 1024))");
+  ASSERT_TRUE(wait_for_events(1));
+  EXPECT_EQ(row(events_[0].new_row).at("body").as_string().size(), 1024u * 1024u);
+}
+
+TEST_F(ChangeStreamTest, ChangesOfOneTransactionArriveTogetherInStatementOrder) {
+  start();
+  auto t = ident(table_);
+  write("BEGIN; INSERT INTO " + t + " VALUES (1, 'a'); INSERT INTO " + t + " VALUES (2, 'b'); " +
+        "UPDATE " + t + " SET body = 'c' WHERE id = 1; DELETE FROM " + t + " WHERE id = 2; " +
+        "COMMIT");
+  ASSERT_TRUE(wait_for_events(4));
+  std::vector<Op> ops;
+  for (const auto& e : events_) ops.push_back(e.op);
+  EXPECT_THAT(ops, ElementsAre(Op::kInsert, Op::kInsert, Op::kUpdate, Op::kDelete));
+}
+
+TEST_F(ChangeStreamTest, OnlyTheRequestedTablesAreDelivered) {
+  auto other = unique_name("cs_other");
+  run_sql("CREATE TABLE " + ident(other) + " (id int)");
+  install_capture(database_url(), {ident(other)});
+  start();
+  write("INSERT INTO " + ident(other) + " VALUES (1)");
+  write("INSERT INTO " + ident(table_) + " VALUES (1, 'mine')");
+  ASSERT_TRUE(wait_for_events(1));
+  run_until(io_, [] { return false; }, 200ms);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].table, table_);
+}
+
+TEST_F(ChangeStreamTest, ResumingFromAnEventIdDeliversExactlyTheLaterChanges) {
+  start();
+  auto t = ident(table_);
+  write("BEGIN; INSERT INTO " + t + " VALUES (1, 'a'); INSERT INTO " + t +
+        " VALUES (2, 'b'); COMMIT");
+  write("INSERT INTO " + t + " VALUES (3, 'c')");
+  ASSERT_TRUE(wait_for_events(3));
+  std::vector<ChangeEvent> first = events_;
+  stream_.reset();
+  // Resume from the middle of the first transaction: its second row, then the next one.
+  write("INSERT INTO " + t + " VALUES (4, 'd')");
+  events_.clear();
+  states_.clear();
+  start(Cursor::parse(first[0].id.to_string()));
+  ASSERT_TRUE(wait_for_events(3));
+  run_until(io_, [] { return false; }, 200ms);
+  std::vector<int> ids;
+  for (const auto& e : events_) ids.push_back(static_cast<int>(row(e.new_row).at("id").as_int64()));
+  EXPECT_THAT(ids, ElementsAre(2, 3, 4));
+  EXPECT_EQ(events_[0].id, first[1].id) << "the same change keeps its id";
+}
+
+TEST_F(ChangeStreamTest, BeginningDeliversEverythingRetained) {
+  auto t = ident(table_);
+  write("INSERT INTO " + t + " VALUES (1, 'before the stream')");
+  start(Cursor::beginning());
+  ASSERT_TRUE(wait_for_events(1));
+  EXPECT_EQ(row(events_[0].new_row).at("body"), "before the stream");
+}
+
+TEST_F(ChangeStreamTest, ReconnectsAfterItsBackendIsTerminatedWithoutLosingChanges) {
+  start();
+  auto t = ident(table_);
+  write("INSERT INTO " + t + " VALUES (1, 'before')");
+  ASSERT_TRUE(wait_for_events(1));
+  write(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+      "'pgpulse' AND pid <> pg_backend_pid()");
+  write("INSERT INTO " + t + " VALUES (2, 'while away')");
+  ASSERT_TRUE(run_until(io_, [&] {
+    return std::any_of(states_.begin(), states_.end(),
+                       [](auto& s) { return s.state == ConnectionState::kDisconnected; });
+  }));
+  write("INSERT INTO " + t + " VALUES (3, 'after')");
+  ASSERT_TRUE(wait_for_events(3));
+  EXPECT_EQ(row(events_[1].new_row).at("body"), "while away");
+  EXPECT_EQ(row(events_[2].new_row).at("body"), "after");
+  for (const auto& s : states_) EXPECT_FALSE(s.gap) << "a change stream never has gaps";
+}
+
+TEST_F(ChangeStreamTest, SurvivesAServerCrashRestart) {
+  start();
+  auto t = ident(table_);
+  write("INSERT INTO " + t + " VALUES (1, 'before')");
+  ASSERT_TRUE(wait_for_events(1));
+  restart_server();
+  write("INSERT INTO " + t + " VALUES (2, 'after restart')");
+  ASSERT_TRUE(wait_for_events(2, 20s));
+  EXPECT_EQ(row(events_[1].new_row).at("body"), "after restart");
+  EXPECT_TRUE(connected());
+}
+
+TEST_F(ChangeStreamTest, UncapturedTableIsAFatalErrorNamingIt) {
+  auto plain = unique_name("plain");
+  run_sql("CREATE TABLE " + ident(plain) + " (id int)");
+  start(Cursor::now(), {ident(plain)});
+  ASSERT_TRUE(error_);
+  try {
+    std::rethrow_exception(error_);
+  } catch (const SqlError& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("is not captured"));
+  }
+  EXPECT_EQ(states_.back().state, ConnectionState::kFailed);
+}
+
+}  // namespace
+}  // namespace pgpulse::test
