@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <array>
 #include <string_view>
 
 namespace pgpulse::json_text {
