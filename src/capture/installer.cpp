@@ -53,7 +53,9 @@ void upgrade_schema(pg::Connection& db) {
 
 }  // namespace
 
-int schema_version() noexcept { return kLatestVersion; }
+int schema_version() noexcept {
+  return kLatestVersion;
+}
 
 void install_capture(const std::string& conninfo, const std::vector<std::string>& tables) {
   pg::Connection db(conninfo);

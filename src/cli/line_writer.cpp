@@ -16,7 +16,9 @@ LineWriter::LineWriter(boost::asio::io_context& io, int fd) : io_(io), fd_(fd) {
   buffer_.reserve(kFlushThreshold + 64 * 1024);
 }
 
-LineWriter::~LineWriter() { flush(); }
+LineWriter::~LineWriter() {
+  flush();
+}
 
 void LineWriter::line_done() {
   buffer_ += '\n';

@@ -2,11 +2,11 @@
 // non-zero exit code; nothing here prints a stack trace.
 #include <signal.h>
 
-#include <CLI/CLI.hpp>
-#include <cstdlib>
 #include <fmt/core.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <cstdlib>
 
 #include "cli/commands.hpp"
 #include "pgpulse/error.hpp"

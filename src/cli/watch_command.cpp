@@ -2,11 +2,11 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <exception>
 #include <optional>
-#include <spdlog/spdlog.h>
 
 #include "cli/commands.hpp"
 #include "cli/line_writer.hpp"

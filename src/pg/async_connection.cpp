@@ -12,7 +12,9 @@ namespace pgpulse::pg {
 AsyncConnection::AsyncConnection(asio::any_io_executor executor, NotificationSink sink)
     : sink_(std::move(sink)), socket_(executor), deadline_timer_(executor) {}
 
-AsyncConnection::~AsyncConnection() { close(); }
+AsyncConnection::~AsyncConnection() {
+  close();
+}
 
 void AsyncConnection::close() noexcept {
   // The descriptor belongs to libpq: release it from Asio (which also cancels waits) rather
@@ -79,6 +81,7 @@ asio::awaitable<void> AsyncConnection::connect(const ConnParams& params, Clock::
   conn_.reset(PQconnectStartParams(params.keywords(), params.values(), 0));
   if (!conn_) throw ConnectionError("out of memory");
   if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_broken("cannot connect");
+  silence_notices(conn_.get());
   auto deadline = Clock::now() + timeout;
   auto status = PGRES_POLLING_WRITING;
   while (status != PGRES_POLLING_OK) {
@@ -89,11 +92,10 @@ asio::awaitable<void> AsyncConnection::connect(const ConnParams& params, Clock::
     auto wake = co_await wait_socket(dir, deadline, false);
     if (wake == Wake::kTimeout) {
       close();
-      throw TimeoutError("cannot connect: timed out after " +
-                         std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            timeout)
-                                            .count()) +
-                         " ms");
+      throw TimeoutError(
+          "cannot connect: timed out after " +
+          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+          " ms");
     }
     status = PQconnectPoll(conn_.get());
   }

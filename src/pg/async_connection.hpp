@@ -61,8 +61,7 @@ class AsyncConnection {
 
  private:
   enum class Direction { kRead, kWrite };
-  asio::awaitable<Wake> wait_socket(Direction direction, Clock::time_point deadline,
-                                    bool wakeable);
+  asio::awaitable<Wake> wait_socket(Direction direction, Clock::time_point deadline, bool wakeable);
   asio::awaitable<ResultPtr> execute(const std::string& sql, std::span<const char* const> params,
                                      Clock::duration timeout, const RowHandler* on_row);
   asio::awaitable<void> flush(Clock::time_point deadline);

@@ -14,6 +14,7 @@ Connection::Connection(const std::string& conninfo) {
   if (PQstatus(conn_.get()) != CONNECTION_OK) {
     throw ConnectionError("cannot connect: " + first_line(PQerrorMessage(conn_.get())));
   }
+  silence_notices(conn_.get());
 }
 
 Result Connection::exec(std::string_view sql,
@@ -33,7 +34,8 @@ Result Connection::exec(std::string_view sql,
   ResultPtr r(PQexecParams(conn_.get(), text.c_str(), static_cast<int>(values.size()), nullptr,
                            values.data(), nullptr, nullptr, 0));
   auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) throw_result_error(conn_.get(), r.get());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+    throw_result_error(conn_.get(), r.get());
   return Result(std::move(r));
 }
 

@@ -17,7 +17,8 @@ class Connection {
   explicit Connection(const std::string& conninfo);
 
   /// Runs `sql` with text parameters ($1...; nullopt is NULL). Throws SqlError.
-  Result exec(std::string_view sql, std::initializer_list<std::optional<std::string_view>> params = {});
+  Result exec(std::string_view sql,
+              std::initializer_list<std::optional<std::string_view>> params = {});
   /// Runs several statements without parameters (simple query protocol).
   void exec_script(const std::string& sql);
 

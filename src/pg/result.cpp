@@ -12,6 +12,11 @@ std::string first_line(const char* message) {
   return std::string(text.empty() ? "unknown libpq error" : text);
 }
 
+void silence_notices(PGconn* conn) noexcept {
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+}
+
 void throw_result_error(PGconn* conn, const PGresult* result) {
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
@@ -19,8 +24,7 @@ void throw_result_error(PGconn* conn, const PGresult* result) {
     throw ConnectionError(first_line(PQerrorMessage(conn)), state ? state : "");
   }
   if (!result) throw SqlError(first_line(PQerrorMessage(conn)));
-  throw SqlError(primary ? primary : first_line(PQresultErrorMessage(result)),
-                 state ? state : "");
+  throw SqlError(primary ? primary : first_line(PQresultErrorMessage(result)), state ? state : "");
 }
 
 }  // namespace pgpulse::pg

@@ -46,6 +46,10 @@ class Result {
 /// carry DETAIL lines, which a one-line report leaves out).
 std::string first_line(const char* message);
 
+/// Makes libpq drop server notices (such as "drop cascades to ..."), which it would otherwise
+/// print on stderr: a library must not write to its host's stderr.
+void silence_notices(PGconn* conn) noexcept;
+
 /// Throws SqlError (or ConnectionError when the connection broke) for a failed `result`.
 [[noreturn]] void throw_result_error(PGconn* conn, const PGresult* result);
 

@@ -43,14 +43,15 @@ ChangeLogReader::ChangeLogReader(Cursor from, std::vector<std::string> tables)
     : cursor_(std::move(from)), table_names_(std::move(tables)) {}
 
 boost::asio::awaitable<void> ChangeLogReader::prepare(pg::AsyncConnection& connection) {
+  // Two statements: a query naming pgpulse.settings fails at parse time when it is missing.
   auto installed = co_await connection.query(
-      "SELECT (SELECT value FROM pgpulse.settings WHERE key = 'schema_version') "
-      "WHERE pg_catalog.to_regclass('pgpulse.settings') IS NOT NULL",
-      {}, kSetupTimeout);
-  if (installed.rows() == 0) {
+      "SELECT pg_catalog.to_regclass('pgpulse.settings') IS NOT NULL", {}, kSetupTimeout);
+  if (installed.get(0, 0) != "t") {
     throw SqlError("pgpulse is not installed in this database (run: pgpulse install TABLE...)");
   }
-  if (auto version = to_u64(installed.get(0, 0));
+  auto version_row = co_await connection.query(
+      "SELECT value FROM pgpulse.settings WHERE key = 'schema_version'", {}, kSetupTimeout);
+  if (auto version = version_row.rows() ? to_u64(version_row.get(0, 0)) : 0;
       version != static_cast<std::uint64_t>(schema_version())) {
     throw SqlError("the database has pgpulse schema version " + std::to_string(version) +
                    ", this pgpulse reads version " + std::to_string(schema_version()) +

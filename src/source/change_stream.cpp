@@ -76,16 +76,28 @@ ChangeStream::~ChangeStream() {
   impl_->stop();
 }
 
-void ChangeStream::on_event(EventHandler handler) { impl_->event_handler = std::move(handler); }
+void ChangeStream::on_event(EventHandler handler) {
+  impl_->event_handler = std::move(handler);
+}
 
-void ChangeStream::on_state(StateHandler handler) { impl_->set_state_handler(std::move(handler)); }
+void ChangeStream::on_state(StateHandler handler) {
+  impl_->set_state_handler(std::move(handler));
+}
 
-void ChangeStream::on_error(ErrorHandler handler) { impl_->error_handler = std::move(handler); }
+void ChangeStream::on_error(ErrorHandler handler) {
+  impl_->error_handler = std::move(handler);
+}
 
-void ChangeStream::start() { impl_->start(); }
+void ChangeStream::start() {
+  impl_->start();
+}
 
-void ChangeStream::stop() { impl_->stop(); }
+void ChangeStream::stop() {
+  impl_->stop();
+}
 
-const Cursor& ChangeStream::cursor() const { return impl_->cursor(); }
+const Cursor& ChangeStream::cursor() const {
+  return impl_->cursor();
+}
 
 }  // namespace pgpulse

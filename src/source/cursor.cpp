@@ -59,8 +59,8 @@ Snapshot parse_snapshot(std::string_view xmin, std::string_view xmax, std::strin
     for (auto part : split(xip, '-')) s.xip.push_back(base + parse_number(part, "xip"));
   }
   bool ordered = std::is_sorted(s.xip.begin(), s.xip.end());
-  if (s.xmin > s.xmax || !ordered || (!s.xip.empty() && (s.xip.front() < s.xmin ||
-                                                          s.xip.back() >= s.xmax))) {
+  if (s.xmin > s.xmax || !ordered ||
+      (!s.xip.empty() && (s.xip.front() < s.xmin || s.xip.back() >= s.xmax))) {
     throw InvalidCursor("invalid cursor: inconsistent snapshot");
   }
   return s;

@@ -52,12 +52,20 @@ void Listener::listen(const std::string& channel, Handler handler) {
   impl_->listen(channel, std::move(handler));
 }
 
-void Listener::unlisten(const std::string& channel) { impl_->unlisten(channel); }
+void Listener::unlisten(const std::string& channel) {
+  impl_->unlisten(channel);
+}
 
-void Listener::on_state(StateHandler handler) { impl_->set_state_handler(std::move(handler)); }
+void Listener::on_state(StateHandler handler) {
+  impl_->set_state_handler(std::move(handler));
+}
 
-void Listener::start() { impl_->start(); }
+void Listener::start() {
+  impl_->start();
+}
 
-void Listener::stop() { impl_->stop(); }
+void Listener::stop() {
+  impl_->stop();
+}
 
 }  // namespace pgpulse

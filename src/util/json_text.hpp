@@ -1,8 +1,8 @@
 // Appending JSON text to a growing buffer: the output side of every outlet.
 #pragma once
 
-#include <string>
 #include <array>
+#include <string>
 #include <string_view>
 
 namespace pgpulse::json_text {

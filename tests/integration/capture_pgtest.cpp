@@ -44,8 +44,8 @@ TEST_F(Capture, InstallPutsFourTriggersOnTheTable) {
 TEST_F(Capture, InstallingTwiceChangesNothing) {
   install_capture(database_url(), {table_});
   auto before = trigger_oids(table_);
-  auto objects = connect().exec(
-      "SELECT count(*) FROM pg_class WHERE relnamespace = 'pgpulse'::regnamespace");
+  auto objects =
+      connect().exec("SELECT count(*) FROM pg_class WHERE relnamespace = 'pgpulse'::regnamespace");
   install_capture(database_url(), {table_});
   EXPECT_EQ(trigger_oids(table_), before);
   EXPECT_EQ(connect()
@@ -119,9 +119,9 @@ TEST_F(Capture, RolesWithoutGrantsOnPgpulseCanStillWriteCapturedTables) {
   auto conn = connect();
   conn.exec_script("SET ROLE " + ident(role) + "; INSERT INTO " + ident(table_) +
                    " VALUES (1, 'by a plain role'); RESET ROLE");
-  EXPECT_EQ(conn.exec("SELECT count(*) FROM pgpulse.changes WHERE table_name = $1", {table_})
-                .get(0, 0),
-            "1");
+  EXPECT_EQ(
+      conn.exec("SELECT count(*) FROM pgpulse.changes WHERE table_name = $1", {table_}).get(0, 0),
+      "1");
 }
 
 }  // namespace

@@ -29,15 +29,14 @@ class ChangeStreamTest : public ::testing::Test {
 
   void start(Cursor from = Cursor::now(), std::vector<std::string> tables = {}) {
     if (tables.empty()) tables = {ident(table_)};
-    stream_.emplace(io_, ChangeStreamOptions{
-                             .connection = {.conninfo = database_url(),
-                                            .backoff_initial = 20ms,
-                                            .backoff_max = 200ms,
-                                            .probe_interval = 1000ms,
-                                            .probe_timeout = 1000ms},
-                             .from = std::move(from),
-                             .tables = std::move(tables),
-                             .poll_interval = 500ms});
+    stream_.emplace(io_, ChangeStreamOptions{.connection = {.conninfo = database_url(),
+                                                            .backoff_initial = 20ms,
+                                                            .backoff_max = 200ms,
+                                                            .probe_interval = 1000ms,
+                                                            .probe_timeout = 1000ms},
+                                             .from = std::move(from),
+                                             .tables = std::move(tables),
+                                             .poll_interval = 500ms});
     stream_->on_event([this](const ChangeEvent& e) { events_.push_back(e); });
     stream_->on_state([this](const StateChange& s) { states_.push_back(s); });
     stream_->on_error([this](const std::exception_ptr& e) { error_ = e; });
@@ -54,7 +53,8 @@ class ChangeStreamTest : public ::testing::Test {
   }
 
   bool wait_for_events(std::size_t n, std::chrono::milliseconds timeout = 10s) {
-    return run_until(io_, [&] { return events_.size() >= n; }, timeout);
+    return run_until(
+        io_, [&] { return events_.size() >= n; }, timeout);
   }
 
   void write(const std::string& sql) { run_sql(sql); }
@@ -128,7 +128,8 @@ TEST_F(ChangeStreamTest, RolledBackWorkDeliversNothing) {
   write("BEGIN; INSERT INTO " + t + " VALUES (2, 'kept'); SAVEPOINT s; INSERT INTO " + t +
         " VALUES (3, 'undone'); ROLLBACK TO s; COMMIT");
   ASSERT_TRUE(wait_for_events(1));
-  run_until(io_, [] { return false; }, 300ms);
+  run_until(
+      io_, [] { return false; }, 300ms);
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(row(events_[0].new_row).at("id"), 2);
 }
@@ -161,7 +162,8 @@ TEST_F(ChangeStreamTest, OnlyTheRequestedTablesAreDelivered) {
   write("INSERT INTO " + ident(other) + " VALUES (1)");
   write("INSERT INTO " + ident(table_) + " VALUES (1, 'mine')");
   ASSERT_TRUE(wait_for_events(1));
-  run_until(io_, [] { return false; }, 200ms);
+  run_until(
+      io_, [] { return false; }, 200ms);
   ASSERT_EQ(events_.size(), 1u);
   EXPECT_EQ(events_[0].table, table_);
 }
@@ -181,7 +183,8 @@ TEST_F(ChangeStreamTest, ResumingFromAnEventIdDeliversExactlyTheLaterChanges) {
   states_.clear();
   start(Cursor::parse(first[0].id.to_string()));
   ASSERT_TRUE(wait_for_events(3));
-  run_until(io_, [] { return false; }, 200ms);
+  run_until(
+      io_, [] { return false; }, 200ms);
   std::vector<int> ids;
   for (const auto& e : events_) ids.push_back(static_cast<int>(row(e.new_row).at("id").as_int64()));
   EXPECT_THAT(ids, ElementsAre(2, 3, 4));

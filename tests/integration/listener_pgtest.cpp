@@ -56,7 +56,8 @@ class ListenerTest : public ::testing::Test {
     probe_heard_ = false;
     ASSERT_TRUE(run_until(io_, [&] {
       notify(channel, kProbe);
-      return run_until(io_, [&] { return probe_heard_; }, 100ms);
+      return run_until(
+          io_, [&] { return probe_heard_; }, 100ms);
     }));
   }
 
@@ -108,11 +109,13 @@ TEST_F(ListenerTest, UnlistenStopsDeliveryOfThatChannelOnly) {
   listen(b);
   start_and_settle(a);
   listener_->unlisten(a);
-  run_until(io_, [] { return false; }, 100ms);
+  run_until(
+      io_, [] { return false; }, 100ms);
   notify(a, "dropped");
   notify(b, "kept");
   ASSERT_TRUE(run_until(io_, [&] { return !received_.empty(); }));
-  run_until(io_, [] { return false; }, 100ms);
+  run_until(
+      io_, [] { return false; }, 100ms);
   ASSERT_EQ(received_.size(), 1u);
   EXPECT_EQ(received_[0].payload, "kept");
 }
@@ -139,7 +142,8 @@ TEST_F(ListenerTest, ReconnectsAfterAServerRestart) {
   listen(channel);
   start_and_settle(channel);
   restart_server();
-  ASSERT_TRUE(run_until(io_, [&] { return connected_count() >= 2; }, 20s));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return connected_count() >= 2; }, 20s));
   notify_until_heard(channel);
 }
 
@@ -148,9 +152,8 @@ TEST_F(ListenerTest, FirstConnectFailureIsFinalWhenRetryIsOff) {
   opts.retry_first_connect = false;
   make(opts);
   listener_->start();
-  ASSERT_TRUE(run_until(io_, [&] {
-    return !states_.empty() && states_.back().state == ConnectionState::kFailed;
-  }));
+  ASSERT_TRUE(run_until(
+      io_, [&] { return !states_.empty() && states_.back().state == ConnectionState::kFailed; }));
   EXPECT_THAT(states_.back().reason, ::testing::HasSubstr("cannot connect"));
 }
 
@@ -158,9 +161,8 @@ TEST_F(ListenerTest, UnreachableServerIsRetriedWithBackoff) {
   make(options("postgresql://postgres@127.0.0.1:1/postgres"));
   listener_->start();
   ASSERT_TRUE(run_until(io_, [&] {
-    return std::count_if(states_.begin(), states_.end(), [](auto& s) {
-             return s.state == ConnectionState::kDisconnected;
-           }) >= 3;
+    return std::count_if(states_.begin(), states_.end(),
+                         [](auto& s) { return s.state == ConnectionState::kDisconnected; }) >= 3;
   }));
 }
 

@@ -29,7 +29,9 @@ const std::string& database_url() {
   return url;
 }
 
-pg::Connection connect() { return pg::Connection(database_url()); }
+pg::Connection connect() {
+  return pg::Connection(database_url());
+}
 
 std::string unique_name(const std::string& prefix) {
   static std::atomic<int> counter{0};
@@ -52,7 +54,9 @@ std::string ident(const std::string& name) {
   return out + "\"";
 }
 
-void run_sql(const std::string& sql) { connect().exec_script(sql); }
+void run_sql(const std::string& sql) {
+  connect().exec_script(sql);
+}
 
 void restart_server() {
   const char* pgdata = std::getenv("PGPULSE_TEST_PGDATA");
@@ -169,7 +173,9 @@ std::optional<std::string> CliProcess::read_line(std::chrono::milliseconds timeo
   }
 }
 
-void CliProcess::signal(int signo) { ::kill(pid_, signo); }
+void CliProcess::signal(int signo) {
+  ::kill(pid_, signo);
+}
 
 int CliProcess::wait(std::chrono::milliseconds timeout) {
   if (exit_code_) return *exit_code_;

@@ -47,7 +47,8 @@ struct CommandResult {
 };
 
 /// Runs the pgpulse CLI with `args` to completion (killed after `timeout`).
-CommandResult run_cli(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 30s);
+CommandResult run_cli(const std::vector<std::string>& args,
+                      std::chrono::milliseconds timeout = 30s);
 
 /// A running pgpulse CLI whose stdout lines are read as they come.
 class CliProcess {

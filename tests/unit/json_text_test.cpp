@@ -13,7 +13,9 @@ std::string as_json(std::string_view text) {
   return out;
 }
 
-TEST(JsonText, PlainTextIsOnlyQuoted) { EXPECT_EQ(as_json("hello world"), "\"hello world\""); }
+TEST(JsonText, PlainTextIsOnlyQuoted) {
+  EXPECT_EQ(as_json("hello world"), "\"hello world\"");
+}
 
 TEST(JsonText, EscapesQuotesBackslashesAndControlCharacters) {
   EXPECT_EQ(as_json("a\"b\\c\nd\te\x01"), R"("a\"b\\c\nd\te\u0001")");
