@@ -20,8 +20,10 @@ CREATE TABLE pgpulse.settings (
 
 INSERT INTO pgpulse.settings (key, value) VALUES
   ('schema_version', '1'),
-  ('retention', '24 hours'),
-  ('wakeup', 'notify');
+  ('retention', '24 hours'),  -- keep changes at least this long (an interval)
+  ('wakeup', 'notify'),        -- 'notify' or 'poll': see pgpulse.set_wakeup
+  ('pruned_below', '0'),       -- every change with a lower xid is pruned, none above
+  ('last_prune', '');          -- when a reader last pruned
 
 CREATE TABLE pgpulse.changes (
   xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
@@ -38,45 +40,103 @@ CREATE TABLE pgpulse.changes (
 -- Trigger functions run as the installer (SECURITY DEFINER), so application roles can
 -- write captured tables without any grant on the pgpulse schema; the fixed search_path
 -- keeps a caller's search_path from redirecting the functions they call.
-
-CREATE FUNCTION pgpulse.capture_insert() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+--
+-- set_wakeup() (re)creates them: with 'notify' each captured transaction sends one NOTIFY
+-- (identical empty payloads fold into one) to wake readers at once; with 'poll' they send
+-- none, so writers never take the cluster-wide lock NOTIFY takes at commit, and readers
+-- poll the log instead.
+CREATE FUNCTION pgpulse.set_wakeup(mode text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  wake text;
 BEGIN
-  INSERT INTO pgpulse.changes (schema_name, table_name, op, new_row)
-  SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'I', row_to_json(n) FROM pgpulse_new n;
-  IF FOUND THEN
-    PERFORM pg_notify('pgpulse', '');  -- identical payloads fold: one wake-up per transaction
+  IF mode IS NULL OR mode NOT IN ('notify', 'poll') THEN
+    RAISE EXCEPTION 'wake-up mode must be notify or poll, not %', mode
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  RETURN NULL;
-END $$;
+  wake := CASE mode WHEN 'notify' THEN $w$PERFORM pg_notify('pgpulse', '');$w$ ELSE '' END;
+  EXECUTE format($f$
+    CREATE OR REPLACE FUNCTION pgpulse.capture_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    BEGIN
+      INSERT INTO pgpulse.changes (schema_name, table_name, op, new_row)
+      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'I', row_to_json(n) FROM pgpulse_new n;
+      IF FOUND THEN %1$s END IF;
+      RETURN NULL;
+    END $$;
 
-CREATE FUNCTION pgpulse.capture_delete() RETURNS trigger
+    CREATE OR REPLACE FUNCTION pgpulse.capture_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    BEGIN
+      INSERT INTO pgpulse.changes (schema_name, table_name, op, old_row)
+      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'D', row_to_json(o) FROM pgpulse_old o;
+      IF FOUND THEN %1$s END IF;
+      RETURN NULL;
+    END $$;
+
+    CREATE OR REPLACE FUNCTION pgpulse.capture_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    BEGIN
+      INSERT INTO pgpulse.changes (schema_name, table_name, op, new_row, old_row)
+      VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'U', row_to_json(NEW), row_to_json(OLD));
+      %1$s
+      RETURN NULL;
+    END $$;
+
+    CREATE OR REPLACE FUNCTION pgpulse.capture_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    BEGIN
+      INSERT INTO pgpulse.changes (schema_name, table_name, op)
+      VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T');
+      %1$s
+      RETURN NULL;
+    END $$;
+  $f$, wake);
+  UPDATE pgpulse.settings SET value = mode WHERE key = 'wakeup';
+END $fn$;
+
+SELECT pgpulse.set_wakeup('notify');
+
+-- Deletes one batch of changes older than the retention, oldest first, and returns how many
+-- (0: nothing to prune now, or another reader is pruning). Readers call it repeatedly, each
+-- call its own short transaction; deleting old rows takes no lock a writer waits for.
+--
+-- Whole transactions go, in xid order, so `pruned_below` holds: every change with a lower
+-- xid is gone and none above it is. read_changes compares a reader's cursor with it and
+-- reports the cursor expired instead of silently skipping what was pruned.
+CREATE FUNCTION pgpulse.prune(batch_size int DEFAULT 10000) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  cutoff timestamptz;
+  first_xid xid8;
+  last_xid xid8;
+  first_young xid8;
+  horizon xid8;
+  deleted bigint;
 BEGIN
-  INSERT INTO pgpulse.changes (schema_name, table_name, op, old_row)
-  SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'D', row_to_json(o) FROM pgpulse_old o;
-  IF FOUND THEN
-    PERFORM pg_notify('pgpulse', '');
+  IF NOT pg_try_advisory_xact_lock(7283915503) THEN
+    RETURN 0;
   END IF;
-  RETURN NULL;
-END $$;
-
-CREATE FUNCTION pgpulse.capture_update() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  INSERT INTO pgpulse.changes (schema_name, table_name, op, new_row, old_row)
-  VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'U', row_to_json(NEW), row_to_json(OLD));
-  PERFORM pg_notify('pgpulse', '');
-  RETURN NULL;
-END $$;
-
-CREATE FUNCTION pgpulse.capture_truncate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-  INSERT INTO pgpulse.changes (schema_name, table_name, op)
-  VALUES (TG_TABLE_SCHEMA, TG_TABLE_NAME, 'T');
-  PERFORM pg_notify('pgpulse', '');
-  RETURN NULL;
+  cutoff := now() - (SELECT value::interval FROM pgpulse.settings WHERE key = 'retention');
+  SELECT min(h.xid), max(h.xid), min(h.xid) FILTER (WHERE h.written_at >= cutoff)
+    INTO first_xid, last_xid, first_young
+  FROM (SELECT c.xid, c.written_at FROM pgpulse.changes c ORDER BY c.xid, c.seq
+        LIMIT batch_size) h;
+  UPDATE pgpulse.settings SET value = now()::text WHERE key = 'last_prune';
+  IF first_xid IS NULL OR first_young = first_xid THEN
+    RETURN 0;                        -- empty log, or the oldest change is still young
+  ELSIF first_young IS NOT NULL THEN
+    horizon := first_young;          -- everything before the first young change
+  ELSIF last_xid > first_xid THEN
+    horizon := last_xid;             -- the whole transactions of the batch
+  ELSE
+    horizon := (last_xid::text::numeric + 1)::text::xid8;  -- one old transaction, all of it
+  END IF;
+  DELETE FROM pgpulse.changes WHERE xid < horizon;
+  GET DIAGNOSTICS deleted = ROW_COUNT;
+  UPDATE pgpulse.settings SET value = horizon::text
+  WHERE key = 'pruned_below' AND value::xid8 < horizon;
+  RETURN deleted;
 END $$;
 
 -- The tables that have capture triggers, derived from the catalog so it can never drift.
@@ -155,7 +215,16 @@ DECLARE
   finished xid8[] := ARRAY(SELECT pg_snapshot_xip(after) EXCEPT SELECT pg_snapshot_xip(cur));
   with_commit_ts boolean := current_setting('track_commit_timestamp')::boolean;
   after_last bigint;
+  pruned xid8 := (SELECT value::xid8 FROM pgpulse.settings WHERE key = 'pruned_below');
 BEGIN
+  -- A snapshot's xmin is never visible in it, so a horizon above xmin may have removed
+  -- changes this reader has not seen. (Conservative when xmin belongs to some unrelated
+  -- transaction that was open longer than the retention.)
+  IF pruned > pg_snapshot_xmin(after) THEN
+    RAISE EXCEPTION 'cursor expired: changes after it were pruned (retention is %)',
+      (SELECT value FROM pgpulse.settings WHERE key = 'retention')
+      USING ERRCODE = 'PX001';
+  END IF;
   snapshot := cur::text;
   RETURN NEXT;
   snapshot := NULL;

@@ -3,14 +3,28 @@
 // Each call runs in one transaction: it either fully happens or changes nothing.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace pgpulse {
 
-/// Creates or upgrades the `pgpulse` schema and puts capture triggers on `tables` (names as in
-/// SQL: "public.orders", "\"My Table\""). Idempotent. Throws SqlError / ConnectionError.
-void install_capture(const std::string& conninfo, const std::vector<std::string>& tables);
+/// Installation-wide settings; what is not given stays as it is.
+struct CaptureSettings {
+  /// Keep changes at least this long, as a PostgreSQL interval ("24 hours", the default).
+  std::optional<std::string> retention{};
+  /// "notify" (default): each captured transaction wakes readers with one NOTIFY.
+  /// "poll": no NOTIFY, so writers skip the cluster-wide lock NOTIFY takes at commit, and
+  /// readers poll the log (every 50 ms by default).
+  std::optional<std::string> wakeup{};
+};
+
+/// Creates or upgrades the `pgpulse` schema, applies `settings`, and puts capture triggers on
+/// `tables` (names as in SQL: "public.orders", "\"My Table\""). Idempotent.
+/// Throws SqlError / ConnectionError.
+void install_capture(const std::string& conninfo, const std::vector<std::string>& tables,
+                     const CaptureSettings& settings = {});
 
 /// Removes capture triggers from `tables` (all captured tables when empty); once no table is
 /// captured, drops the `pgpulse` schema. User tables and data are never touched.
@@ -18,6 +32,21 @@ void uninstall_capture(const std::string& conninfo, const std::vector<std::strin
 
 /// The captured tables, as "schema.table" (quoted where SQL needs it).
 std::vector<std::string> captured_tables(const std::string& conninfo);
+
+/// What `pgpulse status` shows.
+struct CaptureStatus {
+  bool installed = false;
+  int schema_version = 0;
+  std::vector<std::string> tables{};
+  std::string wakeup{};
+  std::string retention{};
+  std::int64_t log_rows_estimate = 0;
+  std::int64_t log_bytes = 0;
+  std::string oldest_change{};  ///< write time of the oldest retained change; empty: none
+  std::string pruned_below{};   ///< xid below which changes are pruned
+  std::string last_prune{};     ///< when a reader last pruned; empty: never
+};
+CaptureStatus capture_status(const std::string& conninfo);
 
 /// The schema version this build installs.
 int schema_version() noexcept;

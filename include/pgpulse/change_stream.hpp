@@ -17,6 +17,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,16 +37,22 @@ struct ChangeStreamOptions {
   Cursor from = Cursor::now();
   /// Only these tables ("schema.table" or "table", as in SQL, quoted where needed); empty
   /// means every captured table. Checked at start: an unknown or uncaptured table fails.
-  std::vector<std::string> tables;
-  /// Reads the log this often even without a NOTIFY (a lost wake-up costs at most this).
-  std::chrono::milliseconds poll_interval{1000};
+  std::vector<std::string> tables{};
+  /// Reads the log this often even without a NOTIFY. Unset: 1 s when capture sends NOTIFY
+  /// (a safety net: a lost wake-up costs at most this), 50 ms when it was installed with
+  /// wake-up mode "poll" (then polling is how changes are found).
+  std::optional<std::chrono::milliseconds> poll_interval{};
+  /// Prunes changes older than the retention (see `pgpulse install --retention`) this often,
+  /// in small batches; zero disables. Any number of readers may prune: one at a time does.
+  std::chrono::milliseconds prune_interval{60000};
 };
 
 class ChangeStream {
  public:
   using EventHandler = std::function<void(const ChangeEvent&)>;
   using StateHandler = std::function<void(const StateChange&)>;
-  /// Called when the stream stops for good (e.g. tables missing): the exception says why.
+  /// Called when the stream stops for good: the exception says why (SqlError for a missing
+  /// table, CursorExpired when `from` is older than the retention, ...).
   using ErrorHandler = std::function<void(const std::exception_ptr&)>;
 
   ChangeStream(boost::asio::io_context& io, ChangeStreamOptions options);

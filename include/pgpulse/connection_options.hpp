@@ -12,7 +12,7 @@ using std::chrono::milliseconds;
 /// Settings of the one dedicated connection a Listener or ChangeStream owns.
 struct ConnectOptions {
   /// libpq connection string: a postgresql:// URL or "key=value ..." pairs.
-  std::string conninfo;
+  std::string conninfo{};
   /// Give up on one connection attempt after this long.
   milliseconds connect_timeout{5000};
   /// First delay before reconnecting; doubled per failed attempt, with +-25% jitter.

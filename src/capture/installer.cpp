@@ -57,12 +57,20 @@ int schema_version() noexcept {
   return kLatestVersion;
 }
 
-void install_capture(const std::string& conninfo, const std::vector<std::string>& tables) {
+void install_capture(const std::string& conninfo, const std::vector<std::string>& tables,
+                     const CaptureSettings& settings) {
   pg::Connection db(conninfo);
   // On any error the connection closes without COMMIT: the server rolls everything back.
   db.exec("BEGIN");
   db.exec(kLockSql);
   upgrade_schema(db);
+  if (settings.retention) {
+    // Kept as the user wrote it; the cast only checks it (a bad interval fails the install).
+    db.exec("UPDATE pgpulse.settings SET value = $1 WHERE key = 'retention' AND $1::interval "
+            "IS NOT NULL",
+            {*settings.retention});
+  }
+  if (settings.wakeup) db.exec("SELECT pgpulse.set_wakeup($1)", {*settings.wakeup});
   for (const auto& table : tables) {
     db.exec("SELECT pgpulse.capture($1::regclass)", {table});
   }
@@ -83,6 +91,33 @@ void uninstall_capture(const std::string& conninfo, const std::vector<std::strin
   auto left = db.exec("SELECT count(*) FROM pgpulse.captured_tables");
   if (left.get(0, 0) == "0") db.exec("DROP SCHEMA pgpulse CASCADE");
   db.exec("COMMIT");
+}
+
+CaptureStatus capture_status(const std::string& conninfo) {
+  pg::Connection db(conninfo);
+  CaptureStatus status;
+  status.schema_version = installed_version(db);
+  status.installed = status.schema_version != 0;
+  if (!status.installed) return status;
+  auto tables = db.exec("SELECT table_name::text FROM pgpulse.captured_tables ORDER BY 1");
+  for (int i = 0; i < tables.rows(); ++i) status.tables.emplace_back(tables.get(i, 0));
+  auto r = db.exec(
+      "SELECT (SELECT value FROM pgpulse.settings WHERE key = 'wakeup'), "
+      "(SELECT value FROM pgpulse.settings WHERE key = 'retention'), "
+      "(SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = "
+      "'pgpulse.changes'::regclass), "
+      "pg_total_relation_size('pgpulse.changes'), "
+      "(SELECT written_at::text FROM pgpulse.changes ORDER BY xid, seq LIMIT 1), "
+      "(SELECT value FROM pgpulse.settings WHERE key = 'pruned_below'), "
+      "(SELECT value FROM pgpulse.settings WHERE key = 'last_prune')");
+  status.wakeup = r.get(0, 0);
+  status.retention = r.get(0, 1);
+  status.log_rows_estimate = std::stoll(std::string(r.get(0, 2)));
+  status.log_bytes = std::stoll(std::string(r.get(0, 3)));
+  status.oldest_change = r.get(0, 4);
+  status.pruned_below = r.get(0, 5);
+  status.last_prune = r.get(0, 6);
+  return status;
 }
 
 std::vector<std::string> captured_tables(const std::string& conninfo) {

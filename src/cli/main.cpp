@@ -15,6 +15,7 @@ namespace {
 
 constexpr int kUsageError = 2;
 constexpr int kRuntimeError = 1;
+constexpr int kCursorExpired = 3;  // distinct, so a script can decide to start over
 
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_logger_st("pgpulse");
@@ -45,10 +46,16 @@ int main(int argc, char** argv) {
   };
 
   std::vector<std::string> tables;
+  pgpulse::CaptureSettings settings;
   auto* install = app.add_subcommand("install", "put change capture on tables");
   add_db(install);
-  install->add_option("tables", tables, "tables, as in SQL: orders, app.orders, '\"My Table\"'")
-      ->required();
+  install->add_option("tables", tables, "tables, as in SQL: orders, app.orders, '\"My Table\"'");
+  install->add_option("--retention", settings.retention,
+                      "keep changes this long (an interval; default 24 hours)");
+  install
+      ->add_option("--wakeup", settings.wakeup,
+                   "notify (default): NOTIFY wakes readers; poll: no NOTIFY, readers poll")
+      ->check(CLI::IsMember({"notify", "poll"}));
 
   auto* uninstall =
       app.add_subcommand("uninstall", "remove capture (from all tables when none given)");
@@ -67,6 +74,10 @@ int main(int argc, char** argv) {
   watch->add_option("--from", watch_options.from,
                     "start after this event id, or now (default) or beginning");
   watch->add_option("--limit", watch_options.limit, "exit after this many lines");
+  watch->add_option("--state", watch_options.state_file,
+                    "save the cursor in this file as it goes, and resume from it");
+  watch->add_option("--poll-interval", watch_options.poll_interval_ms,
+                    "read the log this often in ms (default: 1000 with NOTIFY, 50 with poll)");
 
   try {
     app.parse(argc, argv);
@@ -83,16 +94,26 @@ int main(int argc, char** argv) {
   setup_logging(log_level);
 
   try {
-    if (*install) return pgpulse::cli::install(db, tables);
+    if (*install) {
+      if (tables.empty() && !settings.retention && !settings.wakeup) {
+        fmt::print(stderr, "pgpulse: install needs tables, --retention or --wakeup\n");
+        return kUsageError;
+      }
+      return pgpulse::cli::install(db, tables, settings);
+    }
     if (*uninstall) return pgpulse::cli::uninstall(db, tables);
     if (*status) return pgpulse::cli::status(db);
     watch_options.db = db;
     if (!watch_options.channels.empty() &&
-        (!watch_options.tables.empty() || watch_options.from != "now")) {
-      fmt::print(stderr, "pgpulse: --channel cannot be combined with --table or --from\n");
+        (!watch_options.tables.empty() || watch_options.from != "now" ||
+         !watch_options.state_file.empty())) {
+      fmt::print(stderr, "pgpulse: --channel cannot be combined with --table, --from or --state\n");
       return kUsageError;
     }
     return pgpulse::cli::watch(watch_options);
+  } catch (const pgpulse::CursorExpired& e) {
+    fmt::print(stderr, "pgpulse: {}\n", e.what());
+    return kCursorExpired;
   } catch (const pgpulse::Error& e) {
     fmt::print(stderr, "pgpulse: {}\n", e.what());
   } catch (const std::exception& e) {

@@ -5,11 +5,13 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <exception>
 #include <optional>
 
 #include "cli/commands.hpp"
 #include "cli/line_writer.hpp"
+#include "cli/state_file.hpp"
 #include "pgpulse/change_stream.hpp"
 #include "pgpulse/error.hpp"
 #include "pgpulse/listener.hpp"
@@ -37,6 +39,10 @@ void log_state(const StateChange& change) {
   }
 }
 
+// How often --state saves the cursor while events flow: bounds how much a restart repeats
+// while keeping fsync off the per-event path.
+constexpr std::chrono::milliseconds kStateSaveInterval{200};
+
 }  // namespace
 
 int watch(const WatchOptions& options) {
@@ -47,9 +53,31 @@ int watch(const WatchOptions& options) {
 
   std::optional<Listener> listener;
   std::optional<ChangeStream> stream;
+  std::optional<StateFile> state;
+  std::string saved_cursor;
+  // Output first, then the cursor: a saved cursor never runs ahead of what was printed, so a
+  // restart can repeat lines (same ids) but never skip one.
+  auto save_state = [&] {
+    if (!state || !stream || out.reader_gone()) return;
+    if (!out.flush()) return;
+    auto cursor = stream->cursor().to_string();
+    if (cursor == saved_cursor || stream->cursor().kind() != Cursor::Kind::kLog) return;
+    state->save(cursor);
+    saved_cursor = std::move(cursor);
+  };
+  boost::asio::steady_timer save_timer(io);
+  std::function<void()> schedule_save = [&] {
+    save_timer.expires_after(kStateSaveInterval);
+    save_timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      save_state();
+      schedule_save();
+    });
+  };
   auto shut_down = [&] {
     if (listener) listener->stop();
     if (stream) stream->stop();
+    save_timer.cancel();
     io.stop();
   };
   auto counted = [&] {
@@ -89,9 +117,18 @@ int watch(const WatchOptions& options) {
     });
     listener->start();
   } else {
-    stream.emplace(io, ChangeStreamOptions{.connection = connect_options(options.db),
-                                           .from = Cursor::parse(options.from),
-                                           .tables = options.tables});
+    std::string from = options.from;
+    if (!options.state_file.empty()) {
+      state.emplace(options.state_file);
+      if (auto saved = state->load()) from = *saved;
+    }
+    ChangeStreamOptions stream_options{.connection = connect_options(options.db),
+                                       .from = Cursor::parse(from),
+                                       .tables = options.tables};
+    if (options.poll_interval_ms) {
+      stream_options.poll_interval = std::chrono::milliseconds(options.poll_interval_ms);
+    }
+    stream.emplace(io, std::move(stream_options));
     stream->on_event([&](const ChangeEvent& event) {
       append_json(event, out.buffer());
       counted();
@@ -102,6 +139,7 @@ int watch(const WatchOptions& options) {
       shut_down();
     });
     stream->start();
+    if (state) schedule_save();
   }
 
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -110,6 +148,7 @@ int watch(const WatchOptions& options) {
   });
   io.run();
   out.flush();
+  save_state();
   if (failure) std::rethrow_exception(failure);
   return 0;
 }

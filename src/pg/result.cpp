@@ -24,6 +24,9 @@ void throw_result_error(PGconn* conn, const PGresult* result) {
     throw ConnectionError(first_line(PQerrorMessage(conn)), state ? state : "");
   }
   if (!result) throw SqlError(first_line(PQerrorMessage(conn)));
+  // Raised by pgpulse.read_changes (sql/pgpulse--1.sql) for a cursor behind the pruned log.
+  if (state && std::string_view(state) == "PX001")
+    throw CursorExpired(primary ? primary : "", state);
   throw SqlError(primary ? primary : first_line(PQresultErrorMessage(result)), state ? state : "");
 }
 

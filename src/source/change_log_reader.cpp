@@ -49,9 +49,13 @@ boost::asio::awaitable<void> ChangeLogReader::prepare(pg::AsyncConnection& conne
   if (installed.get(0, 0) != "t") {
     throw SqlError("pgpulse is not installed in this database (run: pgpulse install TABLE...)");
   }
-  auto version_row = co_await connection.query(
-      "SELECT value FROM pgpulse.settings WHERE key = 'schema_version'", {}, kSetupTimeout);
-  if (auto version = version_row.rows() ? to_u64(version_row.get(0, 0)) : 0;
+  auto settings = co_await connection.query(
+      "SELECT (SELECT value FROM pgpulse.settings WHERE key = 'schema_version'), "
+      "(SELECT value FROM pgpulse.settings WHERE key = 'wakeup'), "
+      "(SELECT value FROM pgpulse.settings WHERE key = 'pruned_below')",
+      {}, kSetupTimeout);
+  wakeup_mode_ = settings.get(0, 1);
+  if (auto version = to_u64(settings.get(0, 0));
       version != static_cast<std::uint64_t>(schema_version())) {
     throw SqlError("the database has pgpulse schema version " + std::to_string(version) +
                    ", this pgpulse reads version " + std::to_string(schema_version()) +
@@ -84,13 +88,14 @@ boost::asio::awaitable<void> ChangeLogReader::prepare(pg::AsyncConnection& conne
     auto now = Snapshot::parse(r.get(0, 0));
     cursor_ = Cursor::in_log(now, now, 0, 0);
   } else if (cursor_.kind() == Cursor::Kind::kBeginning) {
-    // Nothing is visible in "1:1:" (xids start at 3): every retained change follows it.
-    Snapshot empty{1, 1, {}};
-    cursor_ = Cursor::in_log(empty, empty, 0, 0);
+    // Every change below pruned_below is gone and none above is: start just there.
+    auto oldest = std::max<std::uint64_t>(to_u64(settings.get(0, 2)), 1);
+    Snapshot start{oldest, oldest, {}};
+    cursor_ = Cursor::in_log(start, start, 0, 0);
   }
 }
 
-void ChangeLogReader::deliver_row(const PGresult* r, const Snapshot& done, const Snapshot& batch,
+bool ChangeLogReader::deliver_row(const PGresult* r, const Snapshot& done, const Snapshot& batch,
                                   const Sink& sink) {
   event_.xid = to_u64(field(r, 1));
   auto seq = static_cast<std::int64_t>(to_u64(field(r, 2)));
@@ -109,8 +114,9 @@ void ChangeLogReader::deliver_row(const PGresult* r, const Snapshot& done, const
   assign_row(event_.new_row, 6);
   assign_row(event_.old_row, 7);
   event_.commit_time.assign(field(r, 8));
+  if (!sink(event_)) return false;
   cursor_ = event_.id;
-  sink(event_);
+  return true;
 }
 
 boost::asio::awaitable<std::size_t> ChangeLogReader::read(pg::AsyncConnection& connection,
@@ -133,8 +139,10 @@ boost::asio::awaitable<std::size_t> ChangeLogReader::read(pg::AsyncConnection& c
   };
   Snapshot batch = resume ? cursor_.batch() : Snapshot{};
   bool have_batch = resume;
+  bool refused = false;
   std::size_t delivered = 0;
   co_await connection.query_rows(kReadSql, params, kReadTimeout, [&](const PGresult* row) {
+    if (refused) return;           // the rest of the result is read and dropped
     if (PQgetisnull(row, 0, 1)) {  // the header row: which snapshot this batch reads up to
       if (!PQgetisnull(row, 0, 0)) {
         if (!resume) batch = Snapshot::parse(field(row, 0));
@@ -142,10 +150,14 @@ boost::asio::awaitable<std::size_t> ChangeLogReader::read(pg::AsyncConnection& c
       }
       return;
     }
-    deliver_row(row, done, batch, sink);
+    if (!deliver_row(row, done, batch, sink)) {
+      refused = true;
+      return;
+    }
     ++delivered;
   });
-  if (have_batch) cursor_ = Cursor::in_log(batch, batch, 0, 0);
+  // Only a batch delivered whole moves the cursor to its end.
+  if (have_batch && !refused) cursor_ = Cursor::in_log(batch, batch, 0, 0);
   co_return delivered;
 }
 

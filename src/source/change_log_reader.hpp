@@ -15,7 +15,8 @@ namespace pgpulse::source {
 
 class ChangeLogReader {
  public:
-  using Sink = std::function<void(const ChangeEvent&)>;
+  /// Takes one event; returns false to refuse it and end the read (the cursor stays before it).
+  using Sink = std::function<bool(const ChangeEvent&)>;
 
   ChangeLogReader(Cursor from, std::vector<std::string> tables);
 
@@ -26,15 +27,18 @@ class ChangeLogReader {
   boost::asio::awaitable<std::size_t> read(pg::AsyncConnection& connection, const Sink& sink);
 
   const Cursor& cursor() const noexcept { return cursor_; }
+  /// The wake-up mode capture was installed with ("notify" or "poll"); known after prepare().
+  const std::string& wakeup_mode() const noexcept { return wakeup_mode_; }
 
  private:
-  void deliver_row(const PGresult* row, const Snapshot& done, const Snapshot& batch,
+  bool deliver_row(const PGresult* row, const Snapshot& done, const Snapshot& batch,
                    const Sink& sink);
 
   Cursor cursor_;
   std::vector<std::string> table_names_;
   std::string schemas_param_;  // text[] literals for read_changes, empty = all tables
   std::string tables_param_;
+  std::string wakeup_mode_ = "notify";
   ChangeEvent event_;  // reused per row: its strings keep their capacity
 };
 

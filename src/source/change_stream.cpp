@@ -9,6 +9,11 @@ namespace {
 // The channel capture triggers notify; the payload is empty, so a transaction's many
 // notifications fold into one wake-up.
 constexpr const char* kWakeupChannel = "pgpulse";
+constexpr std::chrono::milliseconds kNotifyPollInterval{1000};
+constexpr std::chrono::milliseconds kPollModeInterval{50};
+// Pruning yields to reading after this many batches; the next round goes on.
+constexpr int kPruneBatchesPerRound = 20;
+constexpr auto kPruneTimeout = std::chrono::seconds(60);
 }  // namespace
 
 class ChangeStream::Impl final : public source::ListenSession {
@@ -16,7 +21,9 @@ class ChangeStream::Impl final : public source::ListenSession {
   Impl(boost::asio::io_context& io, ChangeStreamOptions options)
       : ListenSession(io, std::move(options.connection), /*reports_gaps=*/false),
         reader_(std::move(options.from), std::move(options.tables)),
-        poll_interval_(options.poll_interval) {
+        configured_poll_interval_(options.poll_interval),
+        poll_interval_(options.poll_interval.value_or(kNotifyPollInterval)),
+        prune_interval_(options.prune_interval) {
     want_channel(kWakeupChannel, true);
   }
 
@@ -35,6 +42,9 @@ class ChangeStream::Impl final : public source::ListenSession {
     if (!prepared_) {
       co_await reader_.prepare(connection);
       prepared_ = true;
+      if (!configured_poll_interval_ && reader_.wakeup_mode() == "poll") {
+        poll_interval_ = kPollModeInterval;
+      }
     }
     // Whatever was committed while we were away is in the log: catch up now.
     co_await drain(connection);
@@ -42,6 +52,17 @@ class ChangeStream::Impl final : public source::ListenSession {
 
   boost::asio::awaitable<void> on_wakeup(pg::AsyncConnection& connection) override {
     if (dirty_ || Clock::now() - last_read_ >= poll_interval_) co_await drain(connection);
+    if (prune_interval_.count() > 0 && Clock::now() - last_prune_ >= prune_interval_) {
+      co_await prune(connection);
+    }
+  }
+
+  boost::asio::awaitable<void> prune(pg::AsyncConnection& connection) {
+    last_prune_ = Clock::now();
+    for (int round = 0; round < kPruneBatchesPerRound && !stopped(); ++round) {
+      auto deleted = co_await connection.query("SELECT pgpulse.prune()", {}, kPruneTimeout);
+      if (deleted.get(0, 0) == "0") break;
+    }
   }
 
   std::chrono::milliseconds tick() const override { return poll_interval_; }
@@ -56,14 +77,19 @@ class ChangeStream::Impl final : public source::ListenSession {
       dirty_ = false;
       last_read_ = Clock::now();
       co_await reader_.read(connection, [this](const ChangeEvent& event) {
-        if (event_handler && !stopped()) event_handler(event);
+        if (stopped()) return false;
+        if (event_handler) event_handler(event);
+        return true;
       });
     } while (dirty_ && !stopped());
   }
 
   source::ChangeLogReader reader_;
+  std::optional<std::chrono::milliseconds> configured_poll_interval_;
   std::chrono::milliseconds poll_interval_;
+  std::chrono::milliseconds prune_interval_;
   Clock::time_point last_read_{};
+  Clock::time_point last_prune_ = Clock::now();
   bool prepared_ = false;
   bool dirty_ = true;
 };

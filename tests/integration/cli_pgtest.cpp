@@ -520,11 +520,13 @@ TEST_F(CliInstall, StatusListsTheCapturedTables) {
   auto t = make_table();
   auto none = run_cli({"status", "--db", url_});
   EXPECT_EQ(none.exit_code, 0) << none.err;
-  EXPECT_EQ(none.out, "no captured tables\n");
+  EXPECT_EQ(none.out, "pgpulse is not installed in this database\n");
   install({t});
   auto some = run_cli({"status", "--db", url_});
   EXPECT_EQ(some.exit_code, 0) << some.err;
-  EXPECT_EQ(some.out, "capturing " + t + "\n");
+  EXPECT_THAT(some.out, HasSubstr("captured tables:  " + t + "\n"));
+  EXPECT_THAT(some.out, HasSubstr("wake-up:          notify\n"));
+  EXPECT_THAT(some.out, HasSubstr("retention:        24 hours\n"));
 }
 
 TEST_F(CliInstall, UninstallRemovesCaptureButKeepsEveryRow) {
