@@ -3,15 +3,18 @@
 -- Applied by `pgpulse install` inside one transaction, after `CREATE SCHEMA pgpulse`.
 -- Later versions ship as pgpulse--1--2.sql and so on and upgrade in place.
 --
--- Design (see docs/design.md):
+-- Design (docs/design.md has the long form):
 -- * Capture triggers write every change into pgpulse.changes in the writer's own
 --   transaction; NOTIFY only wakes readers. Payload size, identical payloads and
 --   disconnected readers therefore cannot lose or fold changes.
 -- * INSERT, DELETE and TRUNCATE are captured by statement-level triggers with transition
 --   tables (one trigger call per statement, however many rows). UPDATE is captured per row
 --   because transition tables do not pair each old row with its new row.
--- * Readers page through the log by snapshot (pg_current_snapshot), not by "id greater
---   than", so transactions that commit out of id order are never skipped.
+-- * Transaction ids are not commit order, so "id greater than the last one seen" would skip
+--   transactions that commit late. Readers first call pgpulse.sequence(), which gives every
+--   newly committed transaction the next position, once and durably (pgpulse.commit_order),
+--   by comparing snapshots. A change's id is then (position, seq): the same for every reader
+--   and every replay, and "everything after (position, seq)" is exact.
 
 CREATE TABLE pgpulse.settings (
   key text PRIMARY KEY,
@@ -20,9 +23,11 @@ CREATE TABLE pgpulse.settings (
 
 INSERT INTO pgpulse.settings (key, value) VALUES
   ('schema_version', '1'),
-  ('retention', '24 hours'),  -- keep changes at least this long (an interval)
+  ('retention', '24 hours'),   -- keep changes at least this long (an interval)
   ('wakeup', 'notify'),        -- 'notify' or 'poll': see pgpulse.set_wakeup
-  ('pruned_below', '0'),       -- every change with a lower xid is pruned, none above
+  ('sequenced', pg_current_snapshot()::text),  -- commit_order holds what this snapshot shows
+  ('last_position', '0'),      -- the highest position given so far
+  ('pruned_below', '1'),       -- positions below this are pruned, none above
   ('last_prune', '');          -- when a reader last pruned
 
 CREATE TABLE pgpulse.changes (
@@ -35,6 +40,13 @@ CREATE TABLE pgpulse.changes (
   old_row json,
   written_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (xid, seq)
+);
+
+-- Commit order: one row per captured, committed transaction.
+CREATE TABLE pgpulse.commit_order (
+  position bigint PRIMARY KEY,
+  xid xid8 NOT NULL UNIQUE,
+  sequenced_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- Trigger functions run as the installer (SECURITY DEFINER), so application roles can
@@ -60,7 +72,7 @@ BEGIN
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     BEGIN
       INSERT INTO pgpulse.changes (schema_name, table_name, op, new_row)
-      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'I', row_to_json(n) FROM pgpulse_new n;
+      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'I', row_to_json(n.*) FROM pgpulse_new n;  -- n.*: a column may be named n
       IF FOUND THEN %1$s END IF;
       RETURN NULL;
     END $$;
@@ -69,7 +81,7 @@ BEGIN
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     BEGIN
       INSERT INTO pgpulse.changes (schema_name, table_name, op, old_row)
-      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'D', row_to_json(o) FROM pgpulse_old o;
+      SELECT TG_TABLE_SCHEMA, TG_TABLE_NAME, 'D', row_to_json(o.*) FROM pgpulse_old o;
       IF FOUND THEN %1$s END IF;
       RETURN NULL;
     END $$;
@@ -97,45 +109,82 @@ END $fn$;
 
 SELECT pgpulse.set_wakeup('notify');
 
--- Deletes one batch of changes older than the retention, oldest first, and returns how many
--- (0: nothing to prune now, or another reader is pruning). Readers call it repeatedly, each
--- call its own short transaction; deleting old rows takes no lock a writer waits for.
---
--- Whole transactions go, in xid order, so `pruned_below` holds: every change with a lower
--- xid is gone and none above it is. read_changes compares a reader's cursor with it and
--- reports the cursor expired instead of silently skipping what was pruned.
-CREATE FUNCTION pgpulse.prune(batch_size int DEFAULT 10000) RETURNS bigint
+-- Gives the next positions to the transactions that committed since the last call, in an
+-- order that keeps per-row order: by each transaction's last change. (If two transactions
+-- change one row, the second waits for the first to commit before writing it, so its last
+-- change comes later.) Serialized by an advisory lock; returns how many it sequenced.
+-- Every reader calls it before reading, so positions exist as soon as anyone looks.
+CREATE FUNCTION pgpulse.sequence() RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+  prev pg_snapshot;
+  cur pg_snapshot;
+  finished xid8[];
+  last bigint;
+  n bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7283915504);
+  -- Statements after the lock see what the previous sequencer committed.
+  SELECT value::pg_snapshot INTO prev FROM pgpulse.settings WHERE key = 'sequenced';
+  SELECT value::bigint INTO last FROM pgpulse.settings WHERE key = 'last_position';
+  cur := pg_current_snapshot();
+  -- In progress at `prev`, finished by `cur`: looked up by xid, so a transaction that stays
+  -- open for hours costs nothing here.
+  finished := ARRAY(SELECT pg_snapshot_xip(prev) EXCEPT SELECT pg_snapshot_xip(cur));
+  INSERT INTO pgpulse.commit_order (position, xid)
+  SELECT last + row_number() OVER (ORDER BY t.last_seq), t.xid
+  FROM (
+    SELECT c.xid, max(c.seq) AS last_seq
+    FROM pgpulse.changes c
+    WHERE (c.xid = ANY (finished)
+           OR (c.xid >= pg_snapshot_xmax(prev) AND c.xid < pg_snapshot_xmax(cur)))
+      AND pg_visible_in_snapshot(c.xid, cur)
+    GROUP BY c.xid
+  ) t;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF cur::text <> prev::text THEN  -- an idle poll writes nothing
+    UPDATE pgpulse.settings SET value = cur::text WHERE key = 'sequenced';
+  END IF;
+  IF n > 0 THEN
+    UPDATE pgpulse.settings SET value = (last + n)::text WHERE key = 'last_position';
+  END IF;
+  RETURN n;
+END $$;
+
+-- Deletes the oldest sequenced transactions that are older than the retention, at most
+-- batch_size of them, and returns how many (0: nothing to prune now, or another reader is
+-- pruning). Readers call it repeatedly, each call its own short transaction; deleting old
+-- rows takes no lock a writer waits for. Whole transactions go in position order, so
+-- `pruned_below` holds: every position below it is gone, none above it. A reader whose
+-- cursor is below it is told its cursor expired, never silently given a partial stream.
+CREATE FUNCTION pgpulse.prune(batch_size int DEFAULT 1000) RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   cutoff timestamptz;
-  first_xid xid8;
-  last_xid xid8;
-  first_young xid8;
-  horizon xid8;
+  horizon bigint;
   deleted bigint;
 BEGIN
   IF NOT pg_try_advisory_xact_lock(7283915503) THEN
     RETURN 0;
   END IF;
-  cutoff := now() - (SELECT value::interval FROM pgpulse.settings WHERE key = 'retention');
-  SELECT min(h.xid), max(h.xid), min(h.xid) FILTER (WHERE h.written_at >= cutoff)
-    INTO first_xid, last_xid, first_young
-  FROM (SELECT c.xid, c.written_at FROM pgpulse.changes c ORDER BY c.xid, c.seq
-        LIMIT batch_size) h;
   UPDATE pgpulse.settings SET value = now()::text WHERE key = 'last_prune';
-  IF first_xid IS NULL OR first_young = first_xid THEN
-    RETURN 0;                        -- empty log, or the oldest change is still young
-  ELSIF first_young IS NOT NULL THEN
-    horizon := first_young;          -- everything before the first young change
-  ELSIF last_xid > first_xid THEN
-    horizon := last_xid;             -- the whole transactions of the batch
-  ELSE
-    horizon := (last_xid::text::numeric + 1)::text::xid8;  -- one old transaction, all of it
+  cutoff := now() - (SELECT value::interval FROM pgpulse.settings WHERE key = 'retention');
+  SELECT max(o.position) + 1 INTO horizon
+  FROM (SELECT position FROM pgpulse.commit_order
+        WHERE sequenced_at < cutoff ORDER BY position LIMIT batch_size) o;
+  IF horizon IS NULL THEN
+    RETURN 0;
   END IF;
-  DELETE FROM pgpulse.changes WHERE xid < horizon;
+  -- Stop at the first young transaction: positions stay a prefix.
+  horizon := least(horizon, coalesce((SELECT min(position) FROM pgpulse.commit_order
+                                      WHERE sequenced_at >= cutoff), horizon));
+  WITH gone AS (
+    DELETE FROM pgpulse.commit_order WHERE position < horizon RETURNING xid
+  )
+  DELETE FROM pgpulse.changes c USING gone WHERE c.xid = gone.xid;
   GET DIAGNOSTICS deleted = ROW_COUNT;
   UPDATE pgpulse.settings SET value = horizon::text
-  WHERE key = 'pruned_below' AND value::xid8 < horizon;
+  WHERE key = 'pruned_below' AND value::bigint < horizon;
   RETURN deleted;
 END $$;
 
@@ -189,61 +238,4 @@ BEGIN
   LOOP
     EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', name, target);
   END LOOP;
-END $$;
-
--- One page of the log for a reader: every change of the transactions visible in `upto`
--- but not in `after` (two snapshots), ordered so that per-row order and per-transaction
--- grouping hold; when resuming inside such a batch, only those past (after_xid, after_seq);
--- only of the tables (only_schemas[i], only_tables[i]) when those are given.
--- `upto` NULL means "now": the statement's own snapshot, returned in the first row (whose
--- xid is NULL) so the reader knows which batch it read.
---
--- Order: transactions by their last change's seq. If two transactions touch one row, the
--- second waits for the first to commit before writing it, so its last seq is higher.
--- STABLE: every query inside sees the calling statement's snapshot.
-CREATE FUNCTION pgpulse.read_changes(after pg_snapshot, upto pg_snapshot,
-                                     after_xid xid8, after_seq bigint,
-                                     only_schemas text[] DEFAULT NULL,
-                                     only_tables text[] DEFAULT NULL)
-RETURNS TABLE (snapshot text, xid xid8, seq bigint, schema_name text, table_name text,
-               op "char", new_row json, old_row json, commit_time text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-  cur pg_snapshot := coalesce(upto, pg_current_snapshot());
-  -- In progress at `after` and finished by `cur`: looked up by xid, so a long-running
-  -- transaction does not make every page rescan what was written since it began.
-  finished xid8[] := ARRAY(SELECT pg_snapshot_xip(after) EXCEPT SELECT pg_snapshot_xip(cur));
-  with_commit_ts boolean := current_setting('track_commit_timestamp')::boolean;
-  after_last bigint;
-  pruned xid8 := (SELECT value::xid8 FROM pgpulse.settings WHERE key = 'pruned_below');
-BEGIN
-  -- A snapshot's xmin is never visible in it, so a horizon above xmin may have removed
-  -- changes this reader has not seen. (Conservative when xmin belongs to some unrelated
-  -- transaction that was open longer than the retention.)
-  IF pruned > pg_snapshot_xmin(after) THEN
-    RAISE EXCEPTION 'cursor expired: changes after it were pruned (retention is %)',
-      (SELECT value FROM pgpulse.settings WHERE key = 'retention')
-      USING ERRCODE = 'PX001';
-  END IF;
-  snapshot := cur::text;
-  RETURN NEXT;
-  snapshot := NULL;
-  IF after_xid IS NOT NULL THEN
-    SELECT max(c.seq) INTO after_last FROM pgpulse.changes c WHERE c.xid = after_xid;
-  END IF;
-  RETURN QUERY
-  SELECT NULL::text, b.xid, b.seq, b.schema_name, b.table_name, b.op, b.new_row, b.old_row,
-         to_char(CASE WHEN with_commit_ts THEN pg_xact_commit_timestamp(xid(b.xid))
-                      ELSE b.written_at END AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-  FROM (
-    SELECT c.*, max(c.seq) OVER (PARTITION BY c.xid) AS last_seq
-    FROM pgpulse.changes c
-    WHERE (c.xid = ANY (finished)
-           OR (c.xid >= pg_snapshot_xmax(after) AND c.xid < pg_snapshot_xmax(cur)))
-      AND pg_visible_in_snapshot(c.xid, cur)
-  ) b
-  WHERE (after_xid IS NULL OR (b.last_seq, b.xid, b.seq) > (after_last, after_xid, after_seq))
-    AND (only_tables IS NULL OR (b.schema_name, b.table_name) IN
-         (SELECT * FROM unnest(only_schemas, only_tables)))
-  ORDER BY b.last_seq, b.xid, b.seq;
 END $$;

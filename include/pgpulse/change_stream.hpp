@@ -32,7 +32,7 @@ class io_context;
 namespace pgpulse {
 
 struct ChangeStreamOptions {
-  ConnectOptions connection;
+  ConnectOptions connection{};
   /// Where to start: Cursor::now(), Cursor::beginning() or a saved event id.
   Cursor from = Cursor::now();
   /// Only these tables ("schema.table" or "table", as in SQL, quoted where needed); empty

@@ -1,58 +1,45 @@
 // pgpulse/cursor.hpp: a position in the stream of changes, to resume from.
 //
 // Every ChangeEvent carries the cursor just after itself. Resuming from it delivers every
-// change committed after that event, each once. The text form is opaque and versioned: keep
-// it, store it, pass it back; do not parse it (a write-ahead-log source will put other
-// positions in the same type).
+// change committed after that event, each once, in the same order and with the same ids as
+// any other reader sees them. The text form is opaque and versioned: keep it, store it, pass
+// it back; do not parse it (a write-ahead-log source will put other positions in this type).
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace pgpulse {
-
-/// A PostgreSQL snapshot (pg_snapshot): the transactions whose changes it shows are all
-/// those below `xmax` except the ones in `xip`.
-struct Snapshot {
-  std::uint64_t xmin = 0;
-  std::uint64_t xmax = 0;
-  std::vector<std::uint64_t> xip;  ///< in progress, ascending
-
-  /// Parses PostgreSQL's text form "xmin:xmax:xip,xip". Throws InvalidCursor.
-  static Snapshot parse(std::string_view text);
-  std::string to_string() const;
-  friend bool operator==(const Snapshot&, const Snapshot&) = default;
-};
 
 class Cursor {
  public:
   enum class Kind : std::uint8_t {
     kNow,        ///< changes committed after the stream starts
     kBeginning,  ///< everything still in the change log
-    kLog,        ///< a position in the trigger-captured change log
+    kLog,        ///< a position in the change log
   };
+  /// seq() of a cursor that includes every change of its transaction.
+  static constexpr std::int64_t kWholeTransaction = std::numeric_limits<std::int64_t>::max();
 
   /// The default: only what is committed from now on.
   static Cursor now() { return Cursor(Kind::kNow); }
   static Cursor beginning() { return Cursor(Kind::kBeginning); }
-  /// Parses "now", "beginning" or a cursor string from an event. Throws InvalidCursor.
+  /// Parses "now", "beginning" or an event id. Throws InvalidCursor.
   static Cursor parse(std::string_view text);
-  /// A log position: all of batch `done`, plus the changes of batch (`done`, `batch`]
-  /// ordered up to and including (xid, seq). xid 0 means "nothing of the batch yet".
-  static Cursor in_log(Snapshot done, Snapshot batch, std::uint64_t xid, std::int64_t seq);
+  /// Just after change `seq` of the transaction at commit position `position`.
+  static Cursor at(std::int64_t position, std::int64_t seq = kWholeTransaction);
 
   Kind kind() const noexcept { return kind_; }
-  /// The opaque text form: "now", "beginning", or a compact token.
+  /// The opaque text form: "now", "beginning", or a short token of URL-safe characters.
   std::string to_string() const;
-  /// Appends the text form to `out` (no allocation when out has room).
+  /// Appends the text form to `out`.
   void append_to(std::string& out) const;
 
-  // Log positions; meaningful for kind() == kLog only.
-  const Snapshot& done() const noexcept { return done_; }
-  const Snapshot& batch() const noexcept { return batch_; }
-  std::uint64_t xid() const noexcept { return xid_; }
+  /// For kind() == kLog: the commit position of the last transaction delivered (wholly or,
+  /// see seq(), up to one of its changes).
+  std::int64_t position() const noexcept { return position_; }
   std::int64_t seq() const noexcept { return seq_; }
 
   friend bool operator==(const Cursor&, const Cursor&) = default;
@@ -60,10 +47,8 @@ class Cursor {
  private:
   explicit Cursor(Kind kind) : kind_(kind) {}
   Kind kind_;
-  Snapshot done_;
-  Snapshot batch_;
-  std::uint64_t xid_ = 0;
-  std::int64_t seq_ = 0;
+  std::int64_t position_ = 0;
+  std::int64_t seq_ = kWholeTransaction;
 };
 
 }  // namespace pgpulse

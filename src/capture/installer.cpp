@@ -66,9 +66,10 @@ void install_capture(const std::string& conninfo, const std::vector<std::string>
   upgrade_schema(db);
   if (settings.retention) {
     // Kept as the user wrote it; the cast only checks it (a bad interval fails the install).
-    db.exec("UPDATE pgpulse.settings SET value = $1 WHERE key = 'retention' AND $1::interval "
-            "IS NOT NULL",
-            {*settings.retention});
+    db.exec(
+        "UPDATE pgpulse.settings SET value = $1 WHERE key = 'retention' AND $1::interval "
+        "IS NOT NULL",
+        {*settings.retention});
   }
   if (settings.wakeup) db.exec("SELECT pgpulse.set_wakeup($1)", {*settings.wakeup});
   for (const auto& table : tables) {

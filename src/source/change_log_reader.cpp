@@ -10,14 +10,50 @@ namespace pgpulse::source {
 namespace {
 
 constexpr auto kSetupTimeout = std::chrono::seconds(30);
-// A batch can be large (a bulk statement); rows stream in, so this only bounds a stuck server.
-constexpr auto kReadTimeout = std::chrono::minutes(10);
+constexpr auto kReadTimeout = std::chrono::minutes(2);
+// Rows per page: large enough that a catch-up is a few round trips per second of backlog,
+// small enough that a page of big rows stays a bounded amount of server and client memory.
+constexpr int kPageRows = 2000;
 
-const char* kReadSql =
-    "SELECT * FROM pgpulse.read_changes($1::pg_snapshot, $2::pg_snapshot, $3::xid8, "
-    "$4::bigint, $5::text[], $6::text[])";
+// One page after (position, seq), with the pruning horizon and the last position read in
+// the same statement, so that the three agree. Row comparison needs the plain `position >=`
+// beside it to use the commit_order index.
+const char* kReadSql = R"sql(
+SELECT s.pruned_below, s.last_position, r.*
+FROM (SELECT (SELECT value::bigint FROM pgpulse.settings WHERE key = 'pruned_below'),
+             (SELECT value::bigint FROM pgpulse.settings WHERE key = 'last_position'))
+     AS s(pruned_below, last_position)
+LEFT JOIN LATERAL (
+  SELECT o.position, c.seq, c.xid, c.schema_name, c.table_name, c.op, c.new_row, c.old_row,
+         to_char(CASE WHEN $6::boolean THEN pg_xact_commit_timestamp(xid(c.xid))
+                      ELSE c.written_at END AT TIME ZONE 'UTC',
+                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+  FROM pgpulse.commit_order o
+  JOIN pgpulse.changes c ON c.xid = o.xid
+  WHERE o.position >= $1::bigint AND (o.position, c.seq) > ($1::bigint, $2::bigint)
+    AND ($3::text[] IS NULL OR (c.schema_name, c.table_name) IN
+         (SELECT * FROM unnest($3::text[], $4::text[])))
+  ORDER BY o.position, c.seq
+  LIMIT $5::int
+) r ON true
+ORDER BY r.position, r.seq
+)sql";
 
-// An SQL array literal of `items`: {"a","b"} with quotes and backslashes escaped.
+enum Column {
+  kPrunedBelow,
+  kLastPosition,
+  kPosition,
+  kSeq,
+  kXid,
+  kSchema,
+  kTable,
+  kOp,
+  kNew,
+  kOld,
+  kTime
+};
+
+// An SQL array literal item: "a" with quotes and backslashes escaped.
 void append_array_item(std::string& out, std::string_view item) {
   out += out.empty() ? "{\"" : ",\"";
   for (char c : item) {
@@ -27,8 +63,8 @@ void append_array_item(std::string& out, std::string_view item) {
   out += '"';
 }
 
-std::uint64_t to_u64(std::string_view text) {
-  std::uint64_t value = 0;
+std::int64_t to_i64(std::string_view text) {
+  std::int64_t value = 0;
   std::from_chars(text.data(), text.data() + text.size(), value);
   return value;
 }
@@ -45,18 +81,19 @@ ChangeLogReader::ChangeLogReader(Cursor from, std::vector<std::string> tables)
 boost::asio::awaitable<void> ChangeLogReader::prepare(pg::AsyncConnection& connection) {
   // Two statements: a query naming pgpulse.settings fails at parse time when it is missing.
   auto installed = co_await connection.query(
-      "SELECT pg_catalog.to_regclass('pgpulse.settings') IS NOT NULL", {}, kSetupTimeout);
+      "SELECT pg_catalog.to_regclass('pgpulse.settings') IS NOT NULL, "
+      "current_setting('track_commit_timestamp')::boolean",
+      {}, kSetupTimeout);
   if (installed.get(0, 0) != "t") {
     throw SqlError("pgpulse is not installed in this database (run: pgpulse install TABLE...)");
   }
+  commit_timestamps_ = installed.get(0, 1) == "t";
   auto settings = co_await connection.query(
       "SELECT (SELECT value FROM pgpulse.settings WHERE key = 'schema_version'), "
-      "(SELECT value FROM pgpulse.settings WHERE key = 'wakeup'), "
-      "(SELECT value FROM pgpulse.settings WHERE key = 'pruned_below')",
+      "(SELECT value FROM pgpulse.settings WHERE key = 'wakeup')",
       {}, kSetupTimeout);
   wakeup_mode_ = settings.get(0, 1);
-  if (auto version = to_u64(settings.get(0, 0));
-      version != static_cast<std::uint64_t>(schema_version())) {
+  if (auto version = to_i64(settings.get(0, 0)); version != schema_version()) {
     throw SqlError("the database has pgpulse schema version " + std::to_string(version) +
                    ", this pgpulse reads version " + std::to_string(schema_version()) +
                    " (run: pgpulse install)");
@@ -82,27 +119,37 @@ boost::asio::awaitable<void> ChangeLogReader::prepare(pg::AsyncConnection& conne
     schemas_param_ = schemas + "}";
     tables_param_ = tables + "}";
   }
-  if (cursor_.kind() == Cursor::Kind::kNow) {
-    auto r = co_await connection.query("SELECT pg_catalog.pg_current_snapshot()::text", {},
-                                       kSetupTimeout);
-    auto now = Snapshot::parse(r.get(0, 0));
-    cursor_ = Cursor::in_log(now, now, 0, 0);
-  } else if (cursor_.kind() == Cursor::Kind::kBeginning) {
-    // Every change below pruned_below is gone and none above is: start just there.
-    auto oldest = std::max<std::uint64_t>(to_u64(settings.get(0, 2)), 1);
-    Snapshot start{oldest, oldest, {}};
-    cursor_ = Cursor::in_log(start, start, 0, 0);
+  if (cursor_.kind() != Cursor::Kind::kLog) {
+    // Sequence first, so "now" is after everything committed before the stream started.
+    co_await connection.query("SELECT pgpulse.sequence()", {}, kSetupTimeout);
+    auto r = co_await connection.query(
+        "SELECT (SELECT value::bigint FROM pgpulse.settings WHERE key = 'last_position'), "
+        "(SELECT value::bigint FROM pgpulse.settings WHERE key = 'pruned_below')",
+        {}, kSetupTimeout);
+    cursor_ = cursor_.kind() == Cursor::Kind::kNow ? Cursor::at(to_i64(r.get(0, 0)))
+                                                   : Cursor::at(to_i64(r.get(0, 1)) - 1);
   }
 }
 
-bool ChangeLogReader::deliver_row(const PGresult* r, const Snapshot& done, const Snapshot& batch,
-                                  const Sink& sink) {
-  event_.xid = to_u64(field(r, 1));
-  auto seq = static_cast<std::int64_t>(to_u64(field(r, 2)));
-  event_.id = Cursor::in_log(done, batch, event_.xid, seq);
-  event_.schema.assign(field(r, 3));
-  event_.table.assign(field(r, 4));
-  event_.op = static_cast<Op>(field(r, 5).front());
+void ChangeLogReader::check_not_pruned(std::int64_t pruned_below) const {
+  // Positions below pruned_below are gone; the cursor still needs everything after it.
+  bool complete = cursor_.seq() == Cursor::kWholeTransaction;
+  if (cursor_.position() + 1 < pruned_below ||
+      (cursor_.position() + 1 == pruned_below && !complete)) {
+    throw CursorExpired(
+        "cursor expired: the changes after it were pruned (see the retention "
+        "in pgpulse status)");
+  }
+}
+
+bool ChangeLogReader::deliver_row(const PGresult* r, const Sink& sink) {
+  auto position = to_i64(field(r, kPosition));
+  auto seq = to_i64(field(r, kSeq));
+  event_.id = Cursor::at(position, seq);
+  event_.xid = static_cast<std::uint64_t>(to_i64(field(r, kXid)));
+  event_.schema.assign(field(r, kSchema));
+  event_.table.assign(field(r, kTable));
+  event_.op = static_cast<Op>(field(r, kOp).front());
   auto assign_row = [&](std::optional<std::string>& target, int column) {
     if (PQgetisnull(r, 0, column)) {
       target.reset();
@@ -111,54 +158,60 @@ bool ChangeLogReader::deliver_row(const PGresult* r, const Snapshot& done, const
       target->assign(field(r, column));
     }
   };
-  assign_row(event_.new_row, 6);
-  assign_row(event_.old_row, 7);
-  event_.commit_time.assign(field(r, 8));
+  assign_row(event_.new_row, kNew);
+  assign_row(event_.old_row, kOld);
+  event_.commit_time.assign(field(r, kTime));
   if (!sink(event_)) return false;
   cursor_ = event_.id;
   return true;
 }
 
-boost::asio::awaitable<std::size_t> ChangeLogReader::read(pg::AsyncConnection& connection,
-                                                          const Sink& sink) {
-  // Resuming inside a batch re-reads that batch from the cursor's position; otherwise the
-  // next batch runs from the last one to the statement's own snapshot.
-  const bool resume = cursor_.xid() != 0;
-  Snapshot done = resume ? cursor_.done() : cursor_.batch();
-  std::string done_text = done.to_string();
-  std::string batch_text = resume ? cursor_.batch().to_string() : std::string();
-  std::string xid_text = resume ? std::to_string(cursor_.xid()) : std::string();
-  std::string seq_text = resume ? std::to_string(cursor_.seq()) : std::string();
+boost::asio::awaitable<ChangeLogReader::Page> ChangeLogReader::read_page(
+    pg::AsyncConnection& connection, const Sink& sink) {
+  std::string position = std::to_string(cursor_.position());
+  std::string seq = std::to_string(cursor_.seq());
+  std::string limit = std::to_string(kPageRows);
   const char* params[] = {
-      done_text.c_str(),
-      resume ? batch_text.c_str() : nullptr,
-      resume ? xid_text.c_str() : nullptr,
-      resume ? seq_text.c_str() : nullptr,
+      position.c_str(),
+      seq.c_str(),
       schemas_param_.empty() ? nullptr : schemas_param_.c_str(),
       tables_param_.empty() ? nullptr : tables_param_.c_str(),
+      limit.c_str(),
+      commit_timestamps_ ? "true" : "false",
   };
-  Snapshot batch = resume ? cursor_.batch() : Snapshot{};
-  bool have_batch = resume;
-  bool refused = false;
-  std::size_t delivered = 0;
+  Page page;
+  std::int64_t last_position = 0;
   co_await connection.query_rows(kReadSql, params, kReadTimeout, [&](const PGresult* row) {
-    if (refused) return;           // the rest of the result is read and dropped
-    if (PQgetisnull(row, 0, 1)) {  // the header row: which snapshot this batch reads up to
-      if (!PQgetisnull(row, 0, 0)) {
-        if (!resume) batch = Snapshot::parse(field(row, 0));
-        have_batch = true;
-      }
+    if (page.refused) return;  // the rest of the result is read and dropped
+    if (last_position == 0) {
+      check_not_pruned(to_i64(field(row, kPrunedBelow)));
+      last_position = to_i64(field(row, kLastPosition));
+    }
+    if (PQgetisnull(row, 0, kPosition)) return;  // no change after the cursor
+    if (!deliver_row(row, sink)) {
+      page.refused = true;
       return;
     }
-    if (!deliver_row(row, done, batch, sink)) {
-      refused = true;
-      return;
-    }
-    ++delivered;
+    ++page.rows;
   });
-  // Only a batch delivered whole moves the cursor to its end.
-  if (have_batch && !refused) cursor_ = Cursor::in_log(batch, batch, 0, 0);
-  co_return delivered;
+  // A short page read everything sequenced: with a table filter, skip past the positions of
+  // other tables now, so the next read does not scan them again.
+  if (!page.refused && page.rows < static_cast<std::size_t>(kPageRows) &&
+      cursor_.position() < last_position) {
+    cursor_ = Cursor::at(last_position);
+  }
+  co_return page;
+}
+
+boost::asio::awaitable<std::size_t> ChangeLogReader::read(pg::AsyncConnection& connection,
+                                                          const Sink& sink) {
+  co_await connection.query("SELECT pgpulse.sequence()", {}, kReadTimeout);
+  std::size_t delivered = 0;
+  for (;;) {
+    auto page = co_await read_page(connection, sink);
+    delivered += page.rows;
+    if (page.refused || page.rows < static_cast<std::size_t>(kPageRows)) co_return delivered;
+  }
 }
 
 }  // namespace pgpulse::source

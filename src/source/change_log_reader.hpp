@@ -1,5 +1,5 @@
-// Reads the trigger-filled change log (pgpulse.changes) batch by batch, by snapshot, and
-// keeps the cursor. See sql/pgpulse--1.sql (read_changes) for why batches are snapshots.
+// Reads the trigger-filled change log in commit order, page by page, and keeps the cursor.
+// See sql/pgpulse--1.sql (pgpulse.sequence) for how commit order is made.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -20,10 +20,11 @@ class ChangeLogReader {
 
   ChangeLogReader(Cursor from, std::vector<std::string> tables);
 
-  /// Checks that capture is installed and the tables are captured, and pins "now".
-  /// Throws SqlError with a user-facing message.
+  /// Checks that capture is installed and the tables are captured, and pins "now" and
+  /// "beginning" to positions. Throws SqlError with a user-facing message.
   boost::asio::awaitable<void> prepare(pg::AsyncConnection& connection);
-  /// Delivers every change committed since the cursor; returns how many.
+  /// Delivers every change committed since the cursor; returns how many. Throws
+  /// CursorExpired when changes after the cursor were already pruned.
   boost::asio::awaitable<std::size_t> read(pg::AsyncConnection& connection, const Sink& sink);
 
   const Cursor& cursor() const noexcept { return cursor_; }
@@ -31,14 +32,20 @@ class ChangeLogReader {
   const std::string& wakeup_mode() const noexcept { return wakeup_mode_; }
 
  private:
-  bool deliver_row(const PGresult* row, const Snapshot& done, const Snapshot& batch,
-                   const Sink& sink);
+  struct Page {
+    std::size_t rows = 0;
+    bool refused = false;
+  };
+  boost::asio::awaitable<Page> read_page(pg::AsyncConnection& connection, const Sink& sink);
+  bool deliver_row(const PGresult* row, const Sink& sink);
+  void check_not_pruned(std::int64_t pruned_below) const;
 
   Cursor cursor_;
   std::vector<std::string> table_names_;
-  std::string schemas_param_;  // text[] literals for read_changes, empty = all tables
+  std::string schemas_param_;  // text[] literals for the table filter; empty = all tables
   std::string tables_param_;
   std::string wakeup_mode_ = "notify";
+  bool commit_timestamps_ = false;
   ChangeEvent event_;  // reused per row: its strings keep their capacity
 };
 

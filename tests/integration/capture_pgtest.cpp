@@ -97,16 +97,16 @@ TEST_F(Capture, AwkwardIdentifiersAreQuotedEverywhere) {
   auto qs = conn.quote_identifier(schema);
   auto qt = conn.quote_identifier(table);
   conn.exec_script("CREATE SCHEMA " + qs + "; CREATE TABLE " + qs + "." + qt +
-                   " (\"Col \"\"1\"\"\" int, \"ünï.code\" text)");
+                   " (\"Col \"\"1\"\"\" int, \"ünï.code\" text, n int, o int)");
   install_capture(database_url(), {qs + "." + qt});
   EXPECT_EQ(trigger_oids(qs + "." + qt).empty(), false);
-  conn.exec_script("INSERT INTO " + qs + "." + qt + " VALUES (1, 'x')");
+  conn.exec_script("INSERT INTO " + qs + "." + qt + " VALUES (1, 'x', 2, 3)");
   auto r = conn.exec(
       "SELECT schema_name, table_name, new_row::text FROM pgpulse.changes ORDER BY seq DESC "
       "LIMIT 1");
   EXPECT_EQ(r.get(0, 0), schema);
   EXPECT_EQ(r.get(0, 1), table);
-  EXPECT_EQ(r.get(0, 2), R"({"Col \"1\"":1,"ünï.code":"x"})");
+  EXPECT_EQ(r.get(0, 2), R"({"Col \"1\"":1,"ünï.code":"x","n":2,"o":3})");
   uninstall_capture(database_url(), {qs + "." + qt});
   EXPECT_TRUE(trigger_oids(qs + "." + qt).empty());
 }

@@ -41,25 +41,7 @@ namespace json = boost::json;
 constexpr int kRuntimeError = 1;
 constexpr int kUsageError = 2;
 // The watcher's last statement before it waits: its start snapshot is pinned by then.
-constexpr const char* kCaptureReady = "%pgpulse.read_changes%";
-
-std::string ident(const std::string& name) {
-  return "\"" + name + "\"";
-}
-
-// database_url() (postgresql://USER@HOST:PORT/DB) with another database and, when given,
-// another user (the sandbox trusts every local user).
-std::string url_for(const std::string& database, const std::string& user = {}) {
-  const std::string& url = database_url();
-  auto authority = url.find("://");
-  auto path = authority == std::string::npos ? authority : url.find('/', authority + 3);
-  if (path == std::string::npos) throw std::runtime_error("unexpected PGPULSE_TEST_DB: " + url);
-  auto query = url.find('?', path);
-  std::string host = url.substr(authority + 3, path - authority - 3);
-  if (!user.empty()) host = user + "@" + host.substr(host.rfind('@') + 1);
-  return url.substr(0, authority + 3) + host + "/" + database +
-         (query == std::string::npos ? "" : url.substr(query));
-}
+constexpr const char* kCaptureReady = "%pgpulse.commit_order%";
 
 // A loopback TCP port that refuses connections for as long as this object lives: the socket
 // is bound, so nobody else gets the port, but never listens.

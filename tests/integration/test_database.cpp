@@ -33,6 +33,18 @@ pg::Connection connect() {
   return pg::Connection(database_url());
 }
 
+std::string url_for(const std::string& database, const std::string& user) {
+  const std::string& url = database_url();
+  auto authority = url.find("://");
+  auto path = authority == std::string::npos ? authority : url.find('/', authority + 3);
+  if (path == std::string::npos) throw std::runtime_error("unexpected PGPULSE_TEST_DB: " + url);
+  auto query = url.find('?', path);
+  std::string host = url.substr(authority + 3, path - authority - 3);
+  if (!user.empty()) host = user + "@" + host.substr(host.rfind('@') + 1);
+  return url.substr(0, authority + 3) + host + "/" + database +
+         (query == std::string::npos ? "" : url.substr(query));
+}
+
 std::string unique_name(const std::string& prefix) {
   static std::atomic<int> counter{0};
   std::string name = prefix;

@@ -19,6 +19,10 @@ using namespace std::chrono_literals;
 /// The sandbox server's URL (PGPULSE_TEST_DB); aborts the test run when it is not set.
 const std::string& database_url();
 
+/// database_url() with another database and, when given, another user (the sandbox trusts
+/// every local user).
+std::string url_for(const std::string& database, const std::string& user = {});
+
 /// A fresh blocking connection to the sandbox server.
 pg::Connection connect();
 

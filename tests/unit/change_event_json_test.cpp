@@ -9,7 +9,7 @@ namespace {
 
 ChangeEvent sample_update() {
   ChangeEvent e;
-  e.id = Cursor::in_log(Snapshot{10, 12, {}}, Snapshot{12, 14, {}}, 12, 3);
+  e.id = Cursor::at(12, 3);
   e.schema = "public";
   e.table = "messages";
   e.op = Op::kUpdate;
