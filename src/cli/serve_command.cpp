@@ -1,0 +1,104 @@
+// `pgpulse serve`: flags and the TOML file (--config) fill one GatewayConfig; a flag wins.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "cli/commands.hpp"
+#include "gateway/server.hpp"
+#include "pgpulse/error.hpp"
+
+namespace pgpulse::cli {
+
+namespace {
+
+std::string read_file(const std::string& path, const char* what) {
+  std::ifstream in(path);
+  if (!in) throw Error(std::string("cannot read ") + what + " " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A TOML value as the text a flag would carry.
+std::string flag_text(const toml::node& node) {
+  if (auto s = node.value<std::string>()) return *s;
+  if (auto b = node.value<bool>()) return *b ? "true" : "false";
+  if (auto i = node.value<std::int64_t>()) return std::to_string(*i);
+  throw Error("config values must be strings, integers or booleans");
+}
+
+}  // namespace
+
+void add_serve_options(CLI::App& serve, ServeOptions& options) {
+  auto& c = options.config;
+  serve.add_option("--config", options.config_file, "TOML file with any of these settings");
+  serve.add_option("--listen", c.listen, "host:port to listen on (default 127.0.0.1:8080)");
+  serve.add_option("--threads", c.threads, "event loops (default: one per core)");
+  serve.add_option("--max-clients", c.max_clients, "connections beyond this get 503");
+  serve.add_option("--max-subscriptions", c.max_subscriptions, "per WebSocket connection");
+  serve.add_option("--max-message-bytes", c.max_message_bytes, "largest client message");
+  serve.add_option("--send-queue-bytes", c.send_queue_bytes,
+                   "per-client send queue; a client over it is disconnected (close 4000)");
+  serve.add_option("--ring-events", c.ring_events, "recent events kept in memory for resume");
+  serve.add_option("--jwt-secret", c.auth.hs256_secret, "HS256 secret for client tokens");
+  serve.add_option("--jwt-public-key", options.public_key_file,
+                   "PEM public key (RS256 or ES256) for client tokens");
+  serve.add_option("--jwt-issuer", c.auth.issuer, "required iss claim");
+  serve.add_option("--jwt-audience", c.auth.audience, "required aud claim");
+  serve.add_flag("--allow-anonymous", c.allow_anonymous,
+                 "serve a non-loopback address without authentication");
+  serve.add_option("--tls-cert", c.tls_cert, "PEM certificate chain: serve TLS");
+  serve.add_option("--tls-key", c.tls_key, "PEM private key for --tls-cert");
+  serve.add_flag("--demo", c.demo, "serve the demo pages and their write endpoint");
+  serve.add_option("--heartbeat-seconds", options.heartbeat_seconds, "heartbeat interval");
+  serve.add_option("--idle-timeout-seconds", options.idle_timeout_seconds,
+                   "close a WebSocket silent this long (pings included)");
+}
+
+void apply_config_file(CLI::App& serve, ServeOptions& options) {
+  if (options.config_file.empty()) return;
+  toml::table table;
+  try {
+    table = toml::parse_file(options.config_file);
+  } catch (const toml::parse_error& e) {
+    throw Error("config " + options.config_file + ": " + std::string(e.description()));
+  }
+  for (auto&& [key, node] : table) {
+    std::string flag = "--" + std::string(key.str());
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    CLI::Option* option = nullptr;
+    try {
+      option = serve.get_option(flag);
+    } catch (const CLI::OptionNotFound&) {
+    }
+    if (!option || flag == "--config") {
+      throw Error("config " + options.config_file + ": unknown setting \"" +
+                  std::string(key.str()) + "\"");
+    }
+    if (option->count() > 0) continue;  // the command line wins
+    try {
+      option->add_result(flag_text(node));
+      option->run_callback();
+    } catch (const CLI::Error& e) {
+      throw Error("config " + options.config_file + ": " + std::string(key.str()) + ": " +
+                  e.what());
+    }
+  }
+}
+
+int serve(ServeOptions& options) {
+  auto& c = options.config;
+  c.db = options.db;
+  c.heartbeat = std::chrono::seconds(options.heartbeat_seconds);
+  c.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
+  if (!options.public_key_file.empty()) {
+    c.auth.public_key_pem = read_file(options.public_key_file, "public key");
+  }
+  gateway::serve(c);
+  return 0;
+}
+
+}  // namespace pgpulse::cli

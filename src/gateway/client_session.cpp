@@ -1,0 +1,267 @@
+#include "gateway/client_session.hpp"
+
+#include <atomic>
+#include <boost/asio/post.hpp>
+
+#include "pgpulse/error.hpp"
+
+namespace pgpulse::gateway {
+
+namespace {
+
+// Each catch-up holds a database connection: cap them, and let the others wait their turn.
+constexpr int kMaxConcurrentCatchUps = 16;
+std::atomic<int> catch_ups_running{0};
+constexpr std::chrono::milliseconds kAttachRetry{100};
+
+std::string quote_ident(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+ClientSession::ClientSession(ServerContext& context, std::size_t loop, std::optional<Grant> grant)
+    : context_(context),
+      loop_(loop),
+      grant_(std::move(grant)),
+      heartbeat_timer_(context.hub.io(loop)),
+      expiry_timer_(context.hub.io(loop)) {
+  context_.metrics.clients.fetch_add(1);
+}
+
+ClientSession::~ClientSession() {
+  drop_subscriptions();
+  context_.metrics.queued_bytes.fetch_sub(static_cast<std::int64_t>(queued_bytes_));
+  context_.metrics.clients.fetch_sub(1);
+}
+
+bool ClientSession::subscribe(const SubscriptionSpec& spec) {
+  const auto& id = spec.id;
+  if (subscriptions_.contains(id)) {
+    send_error(id, "duplicate_subscription", "a subscription with id \"" + id + "\" exists");
+    return false;
+  }
+  if (subscriptions_.size() >= context_.config.max_subscriptions) {
+    send_error(id, "too_many_subscriptions",
+               "at most " + std::to_string(context_.config.max_subscriptions) +
+                   " subscriptions per connection");
+    return false;
+  }
+  auto key = spec.schema + "." + spec.table;
+  auto columns = context_.catalog.columns(key);
+  if (!columns) {
+    send_error(id, "unknown_table", "table " + key + " does not exist or is not captured");
+    return false;
+  }
+  if (grant_ && !grant_->allows(spec.schema, spec.table)) {
+    send_error(id, "forbidden", "the token does not allow reading " + key);
+    return false;
+  }
+  auto sub = std::make_unique<hub::Subscription>();
+  sub->id = id;
+  sub->table_key = key;
+  sub->ops = spec.ops;
+  sub->columns = spec.columns;
+  sub->subscriber = this;
+  try {
+    sub->filter = hub::RowFilter::parse(spec.filter);
+    if (grant_ && !grant_->filter.empty()) {
+      sub->filter = sub->filter & hub::RowFilter::parse(grant_->filter);
+    }
+  } catch (const Error& e) {
+    send_error(id, "invalid_filter", e.what());
+    return false;
+  }
+  auto needed = sub->filter.columns();
+  needed.insert(needed.end(), spec.columns.begin(), spec.columns.end());
+  for (const auto& column : needed) {
+    if (!columns->contains(column)) {
+      send_error(id, "unknown_column", "table " + key + " has no column \"" + column + "\"");
+      return false;
+    }
+  }
+  std::optional<Cursor> from;
+  if (spec.from) {
+    try {
+      from = Cursor::parse(*spec.from);
+    } catch (const InvalidCursor& e) {
+      send_error(id, "invalid_cursor", e.what());
+      return false;
+    }
+    if (from->kind() == Cursor::Kind::kNow) from.reset();
+  }
+
+  auto& entry = subscriptions_[id];
+  entry.sub = std::move(sub);
+  context_.metrics.subscriptions.fetch_add(1);
+  auto& hub = context_.hub;
+  if (!from) {
+    hub.attach_now(loop_, *entry.sub);
+    entry.attached = true;
+    send_subscribed(id, entry.sub->live_after);
+    return true;
+  }
+  std::vector<hub::SharedEvent> replay;
+  if (from->kind() == Cursor::Kind::kLog && hub.attach(loop_, *entry.sub, *from, replay)) {
+    entry.attached = true;
+    send_subscribed(id, *from);
+    for (const auto& event : replay) deliver(*entry.sub, event);
+    return true;
+  }
+  send_subscribed(id, *from);
+  start_catch_up(entry, *from);
+  return true;
+}
+
+void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
+  auto id = entry.sub->id;
+  if (!entry.attach_timer) {
+    entry.attach_timer = std::make_unique<boost::asio::steady_timer>(context_.hub.io(loop_));
+  }
+  if (catch_ups_running.fetch_add(1) >= kMaxConcurrentCatchUps) {
+    catch_ups_running.fetch_sub(1);
+    entry.attach_timer->expires_after(kAttachRetry);
+    entry.attach_timer->async_wait([self = self(), this, id, from](boost::system::error_code ec) {
+      auto it = subscriptions_.find(id);
+      if (!ec && it != subscriptions_.end() && !closing_) start_catch_up(it->second, from);
+    });
+    return;
+  }
+  auto quoted_table = quote_ident(entry.sub->table_key.substr(0, entry.sub->table_key.find('.'))) +
+                      "." + quote_ident(entry.sub->table_key.substr(entry.sub->table_key.find('.') + 1));
+  ChangeStreamOptions options{.connection = {.conninfo = context_.config.db},
+                              .from = from,
+                              .tables = {quoted_table},
+                              .prune_interval = std::chrono::milliseconds(0)};
+  entry.catch_up = std::make_unique<ChangeStream>(context_.hub.io(loop_), std::move(options));
+  auto* sub = entry.sub.get();
+  entry.catch_up->on_event([this, sub](const ChangeEvent& event) {
+    auto record = hub::make_record(event);
+    if (sub->wants(*record)) deliver(*sub, record);
+  });
+  entry.catch_up->on_error([self = self(), this, id](const std::exception_ptr& error) {
+    std::string code = "catch_up_failed";
+    std::string message = "cannot read the change log";
+    try {
+      std::rethrow_exception(error);
+    } catch (const CursorExpired& e) {
+      code = "cursor_expired";
+      message = e.what();
+    } catch (const std::exception& e) {
+      message = e.what();
+    }
+    send_error(id, code, message);
+    // Not from inside the stream's own callback: it is destroyed by unsubscribe().
+    boost::asio::post(context_.hub.io(loop_), [self, this, id] { unsubscribe(id); });
+  });
+  entry.catch_up->start();
+  entry.attach_timer->expires_after(kAttachRetry);
+  entry.attach_timer->async_wait([self = self(), this, id](boost::system::error_code ec) {
+    if (!ec) try_attach(id);
+  });
+}
+
+void ClientSession::try_attach(const std::string& id) {
+  auto it = subscriptions_.find(id);
+  if (it == subscriptions_.end() || closing_) return;
+  auto& entry = it->second;
+  if (!entry.catch_up) return;
+  const auto& cursor = entry.catch_up->cursor();
+  std::vector<hub::SharedEvent> replay;
+  if (cursor.kind() == Cursor::Kind::kLog &&
+      context_.hub.attach(loop_, *entry.sub, cursor, replay)) {
+    // Same thread as the stream's handler: no event of it can slip in between.
+    entry.catch_up.reset();
+    catch_ups_running.fetch_sub(1);
+    entry.attached = true;
+    for (const auto& event : replay) deliver(*entry.sub, event);
+    return;
+  }
+  entry.attach_timer->expires_after(kAttachRetry);
+  entry.attach_timer->async_wait([self = self(), this, id](boost::system::error_code ec) {
+    if (!ec) try_attach(id);
+  });
+}
+
+bool ClientSession::unsubscribe(const std::string& id) {
+  auto it = subscriptions_.find(id);
+  if (it == subscriptions_.end()) return false;
+  auto& entry = it->second;
+  if (entry.attached) context_.hub.detach(loop_, *entry.sub);
+  if (entry.catch_up) {
+    entry.catch_up.reset();
+    catch_ups_running.fetch_sub(1);
+  }
+  if (entry.attach_timer) entry.attach_timer->cancel();
+  subscriptions_.erase(it);
+  context_.metrics.subscriptions.fetch_sub(1);
+  return true;
+}
+
+void ClientSession::drop_subscriptions() {
+  while (!subscriptions_.empty()) unsubscribe(subscriptions_.begin()->first);
+}
+
+void ClientSession::deliver(const hub::Subscription& sub, const hub::SharedEvent& event) {
+  if (closing_) return;
+  auto message = frame_event(sub, event);
+  auto& metrics = context_.metrics;
+  metrics.events_out.fetch_add(1, std::memory_order_relaxed);
+  metrics.bytes_out.fetch_add(message.size(), std::memory_order_relaxed);
+  metrics.commit_to_send.observe(std::chrono::system_clock::now() - event->commit_time);
+  enqueue(std::move(message));
+}
+
+void ClientSession::enqueue(Outgoing message) {
+  if (closing_) return;
+  auto size = message.size();
+  if (queued_bytes_ + size > context_.config.send_queue_bytes && !queue_.empty()) {
+    // The client reads slower than events come: cut it off rather than let it hold memory
+    // or slow anyone else. Its cursor lets it resume exactly where it was.
+    context_.metrics.clients_dropped_slow.fetch_add(1);
+    close(4000, "slow client: send queue full; reconnect and resume from your last cursor");
+    return;
+  }
+  queued_bytes_ += size;
+  context_.metrics.queued_bytes.fetch_add(static_cast<std::int64_t>(size));
+  queue_.push_back(std::move(message));
+  if (!writing_) start_write();
+}
+
+void ClientSession::pop_front() {
+  auto size = queue_.front().size();
+  queued_bytes_ -= size;
+  context_.metrics.queued_bytes.fetch_sub(static_cast<std::int64_t>(size));
+  queue_.pop_front();
+}
+
+void ClientSession::start_timers() {
+  schedule_heartbeat();
+  if (grant_ && grant_->expires_at) {
+    expiry_timer_.expires_after(*grant_->expires_at - std::chrono::system_clock::now());
+    expiry_timer_.async_wait([self = self(), this](boost::system::error_code ec) {
+      if (!ec) close(1008, "token expired");
+    });
+  }
+}
+
+void ClientSession::stop_timers() {
+  heartbeat_timer_.cancel();
+  expiry_timer_.cancel();
+}
+
+void ClientSession::schedule_heartbeat() {
+  heartbeat_timer_.expires_after(context_.config.heartbeat);
+  heartbeat_timer_.async_wait([self = self(), this](boost::system::error_code ec) {
+    if (ec || closing_) return;
+    send_heartbeat();
+    schedule_heartbeat();
+  });
+}
+
+}  // namespace pgpulse::gateway

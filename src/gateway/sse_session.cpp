@@ -1,0 +1,195 @@
+// Server-Sent Events sessions: one subscription per request, described by its query string.
+// Each change is one SSE event whose `id:` is the cursor, so a browser's EventSource resumes
+// by itself (Last-Event-ID) after any disconnect.
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/url/parse.hpp>
+
+#include "gateway/protocol.hpp"
+#include "gateway/transports.hpp"
+#include "pgpulse/error.hpp"
+
+namespace pgpulse::gateway {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+
+namespace {
+
+constexpr std::string_view kHeaders =
+    "HTTP/1.1 200 OK\r\n"
+    "Server: pgpulse\r\n"
+    "Content-Type: text/event-stream; charset=utf-8\r\n"
+    "Cache-Control: no-cache\r\n"
+    "Connection: keep-alive\r\n"
+    "X-Accel-Buffering: no\r\n"
+    "Access-Control-Allow-Origin: *\r\n"
+    "\r\n";
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> items;
+  while (!text.empty()) {
+    auto comma = text.find(',');
+    auto item = text.substr(0, comma);
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return items;
+}
+
+template <class Stream>
+class SseSession final : public ClientSession,
+                         public std::enable_shared_from_this<SseSession<Stream>> {
+ public:
+  SseSession(ServerContext& context, std::size_t loop, Stream stream, std::optional<Grant> grant)
+      : ClientSession(context, loop, std::move(grant)), stream_(std::move(stream)) {}
+
+  void run(const Request& request) {
+    beast::get_lowest_layer(stream_).expires_never();
+    register_session(loop_, this->weak_from_this());
+    enqueue(Outgoing{std::string(kHeaders), nullptr, {}, {}});
+    SubscriptionSpec spec;
+    spec.id = "sse";
+    std::string error;
+    auto url = boost::urls::parse_origin_form(request.target());
+    if (!url) error = "invalid request target";
+    if (url) {
+      for (auto param : url->params()) {
+        if (param.key == "table") {
+          spec.table = param.value;
+        } else if (param.key == "schema") {
+          spec.schema = param.value;
+        } else if (param.key == "filter") {
+          spec.filter = param.value;
+        } else if (param.key == "columns") {
+          spec.columns = split_list(param.value);
+        } else if (param.key == "from") {
+          spec.from = param.value;
+        } else if (param.key == "ops") {
+          spec.ops = 0;
+          for (const auto& op : split_list(param.value)) {
+            if (op == "INSERT") spec.ops |= hub::Subscription::op_bit(Op::kInsert);
+            else if (op == "UPDATE") spec.ops |= hub::Subscription::op_bit(Op::kUpdate);
+            else if (op == "DELETE") spec.ops |= hub::Subscription::op_bit(Op::kDelete);
+            else if (op == "TRUNCATE") spec.ops |= hub::Subscription::op_bit(Op::kTruncate);
+            else error = "unknown op \"" + op + "\" in ops";
+          }
+        }
+      }
+    }
+    // EventSource sends the id of the last event it saw when it reconnects.
+    if (auto last = request.find("Last-Event-ID"); last != request.end() && !last->value().empty()) {
+      spec.from = std::string(last->value());
+    }
+    if (error.empty() && spec.table.empty()) error = "the table parameter is required";
+    if (!error.empty()) {
+      send_error(spec.id, "invalid_request", error);
+      close(0, {});
+      return;
+    }
+    if (!subscribe(spec)) {
+      close(0, {});
+      return;
+    }
+    start_timers();
+    watch_peer();
+  }
+
+  void close(int, std::string) override {
+    if (closing_) return;
+    closing_ = true;
+    stop_timers();
+    net::post(context_.hub.io(loop_),
+              [self = this->shared_from_this()] { self->drop_subscriptions(); });
+    // What is queued (an error event, say) still goes out; then the connection ends.
+    if (!writing_) shutdown();
+  }
+
+ private:
+  std::shared_ptr<ClientSession> self() override { return this->shared_from_this(); }
+
+  // The client sends nothing after its request: a completed read means it went away.
+  void watch_peer() {
+    stream_.async_read_some(net::buffer(peer_byte_),
+                            [self = this->shared_from_this()](beast::error_code, std::size_t) {
+                              self->closing_ = true;
+                              self->stop_timers();
+                              self->drop_subscriptions();
+                              beast::get_lowest_layer(self->stream_).close();
+                            });
+  }
+
+  Outgoing frame_event(const hub::Subscription& sub, const hub::SharedEvent& event) override {
+    Outgoing out{"id: " + event->id.to_string() + "\nevent: change\ndata: ", event, {}, "\n\n"};
+    if (!sub.columns.empty()) out.body = project_columns(*event, sub.columns);
+    return out;
+  }
+
+  void send_subscribed(const std::string& id, const Cursor& cursor) override {
+    enqueue(Outgoing{"event: subscribed\ndata: ", nullptr, subscribed(id, cursor.to_string()),
+                     "\n\n"});
+  }
+  void send_error(const std::string& id, const std::string& code,
+                  const std::string& message) override {
+    enqueue(Outgoing{"event: error\ndata: ", nullptr, error_message(id, code, message), "\n\n"});
+  }
+  void send_heartbeat() override { enqueue(Outgoing{": heartbeat\n\n", nullptr, {}, {}}); }
+
+  void start_write() override {
+    if (writing_ || !has_pending()) return;
+    writing_ = true;
+    const auto& message = front();
+    auto body = message.body_view();
+    std::array<net::const_buffer, 3> buffers{net::buffer(message.head),
+                                             net::buffer(body.data(), body.size()),
+                                             net::buffer(message.tail.data(), message.tail.size())};
+    net::async_write(stream_, buffers,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_write(ec);
+                     });
+  }
+
+  void on_write(beast::error_code ec) {
+    writing_ = false;
+    if (ec) {
+      closing_ = true;
+      drop_subscriptions();
+      return;
+    }
+    pop_front();
+    if (has_pending()) {
+      start_write();
+    } else if (closing_) {
+      shutdown();
+    }
+  }
+
+  void shutdown() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(net::ip::tcp::socket::shutdown_both,
+                                                       ignored);
+    beast::get_lowest_layer(stream_).close();
+  }
+
+  Stream stream_;
+  char peer_byte_[1];
+};
+
+}  // namespace
+
+template <class Stream>
+void run_sse(ServerContext& context, std::size_t loop, Stream stream, Request request,
+             std::optional<Grant> grant) {
+  auto session =
+      std::make_shared<SseSession<Stream>>(context, loop, std::move(stream), std::move(grant));
+  session->run(request);
+}
+
+template void run_sse<PlainStream>(ServerContext&, std::size_t, PlainStream, Request,
+                                   std::optional<Grant>);
+template void run_sse<TlsStream>(ServerContext&, std::size_t, TlsStream, Request,
+                                 std::optional<Grant>);
+
+}  // namespace pgpulse::gateway
