@@ -6,7 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "gateway/config.hpp"
 #include "pgpulse/capture.hpp"
+
+namespace CLI {
+class App;
+}
 
 namespace pgpulse::cli {
 
@@ -20,7 +25,20 @@ struct WatchOptions {
   std::uint64_t poll_interval_ms = 0;  // capture mode: 0 = the default of the wake-up mode
 };
 
+struct ServeOptions {
+  std::string db;
+  std::string config_file;
+  std::string public_key_file;
+  int heartbeat_seconds = 15;
+  int idle_timeout_seconds = 60;
+  gateway::GatewayConfig config;
+};
+
 int watch(const WatchOptions& options);
+int serve(ServeOptions& options);
+/// Declares the serve flags on `serve` and reads the TOML file into the options a flag left unset.
+void add_serve_options(CLI::App& serve, ServeOptions& options);
+void apply_config_file(CLI::App& serve, ServeOptions& options);
 int install(const std::string& db, const std::vector<std::string>& tables,
             const CaptureSettings& settings);
 int uninstall(const std::string& db, const std::vector<std::string>& tables);

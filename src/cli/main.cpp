@@ -79,6 +79,12 @@ int main(int argc, char** argv) {
   watch->add_option("--poll-interval", watch_options.poll_interval_ms,
                     "read the log this often in ms (default: 1000 with NOTIFY, 50 with poll)");
 
+  pgpulse::cli::ServeOptions serve_options;
+  auto* serve = app.add_subcommand("serve", "WebSocket and SSE gateway for browsers and apps");
+  add_db(serve);
+  serve->get_option("--db")->required(false);  // may come from the config file instead
+  pgpulse::cli::add_serve_options(*serve, serve_options);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -91,6 +97,8 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "pgpulse: {} (see pgpulse --help)\n", e.what());
     return kUsageError;
   }
+  // The gateway logs what happens (connections, reconnects) unless told otherwise.
+  if (*serve && app.get_option("--log-level")->count() == 0) log_level = "info";
   setup_logging(log_level);
 
   try {
@@ -103,6 +111,15 @@ int main(int argc, char** argv) {
     }
     if (*uninstall) return pgpulse::cli::uninstall(db, tables);
     if (*status) return pgpulse::cli::status(db);
+    if (*serve) {
+      pgpulse::cli::apply_config_file(*serve, serve_options);
+      serve_options.db = db;
+      if (db.empty()) {
+        fmt::print(stderr, "pgpulse: serve needs --db (or db in the config file)\n");
+        return kUsageError;
+      }
+      return pgpulse::cli::serve(serve_options);
+    }
     watch_options.db = db;
     if (!watch_options.channels.empty() &&
         (!watch_options.tables.empty() || watch_options.from != "now" ||

@@ -41,9 +41,8 @@ class WsSession final : public ClientSession,
     ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
       response.set(beast::http::field::server, "pgpulse");
     }));
-    ws_.async_accept(request, [self = this->shared_from_this()](beast::error_code ec) {
-      self->on_accept(ec);
-    });
+    ws_.async_accept(
+        request, [self = this->shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
   }
 
   void close(int code, std::string reason) override {
@@ -54,7 +53,8 @@ class WsSession final : public ClientSession,
     // subscriptions (deliver() ignores them from here on, as closing_ is set).
     net::post(context_.hub.io(loop_),
               [self = this->shared_from_this()] { self->drop_subscriptions(); });
-    close_reason_ = websocket::close_reason(static_cast<std::uint16_t>(code), reason);
+    close_reason_.code = static_cast<std::uint16_t>(code);
+    close_reason_.reason = reason.substr(0, 120);  // a close frame holds 123 bytes of reason
     close_timer_.expires_after(kCloseGrace);
     close_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec) beast::get_lowest_layer(self->ws_).close();  // the peer never took the close
@@ -198,8 +198,8 @@ class WsSession final : public ClientSession,
 template <class Stream>
 void run_websocket(ServerContext& context, std::size_t loop, Stream stream, Request request,
                    std::optional<Grant> grant) {
-  auto session = std::make_shared<WsSession<Stream>>(context, loop, std::move(stream),
-                                                     std::move(grant));
+  auto session =
+      std::make_shared<WsSession<Stream>>(context, loop, std::move(stream), std::move(grant));
   session->run(std::move(request));
 }
 

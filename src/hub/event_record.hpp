@@ -12,7 +12,7 @@
 namespace pgpulse::hub {
 
 struct EventRecord {
-  Cursor id;
+  Cursor id = Cursor::at(0);
   std::string schema;
   std::string table;
   Op op = Op::kInsert;

@@ -1,0 +1,308 @@
+#include "gateway_client.hpp"
+
+#include <signal.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace pgpulse::test {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+int free_port() {
+  net::io_context io;
+  tcp::acceptor acceptor(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0));
+  return acceptor.local_endpoint().port();
+}
+
+Gateway::Gateway(const std::string& db_url, std::vector<std::string> extra, int port)
+    : port_(port ? port : free_port()) {
+  std::vector<std::string> args{"serve", "--db", db_url, "--listen",
+                                "127.0.0.1:" + std::to_string(port_)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  process_ = std::make_unique<CliProcess>(args);
+  auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {
+      auto health = http_get(port_, "/healthz");
+      if (health.status == 200 && health.body.find("\"connected\"") != std::string::npos) return;
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  throw std::runtime_error("gateway did not become ready: " + process_->stderr_text());
+}
+
+Gateway::~Gateway() {
+  if (process_) {
+    process_->signal(SIGKILL);
+    process_->wait();
+  }
+}
+
+void Gateway::kill() {
+  process_->signal(SIGKILL);
+  process_->wait();
+}
+
+int Gateway::terminate(std::chrono::milliseconds timeout) {
+  process_->signal(SIGTERM);
+  return process_->wait(timeout);
+}
+
+HttpResponse http_get(int port, const std::string& target,
+                      const std::map<std::string, std::string>& headers) {
+  net::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(5s);
+  stream.connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+  http::request<http::empty_body> request(http::verb::get, target, 11);
+  request.set(http::field::host, "127.0.0.1");
+  for (const auto& [name, value] : headers) request.set(name, value);
+  http::write(stream, request);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  HttpResponse out;
+  out.status = static_cast<int>(response.result_int());
+  for (const auto& field : response) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out.headers[name] = std::string(field.value());
+  }
+  out.body = response.body();
+  return out;
+}
+
+// The client runs its own io_context on a thread: a read is always pending (so close frames
+// and pings are answered), and the test thread waits on a queue with a deadline.
+struct WsClient::Impl {
+  net::io_context io;
+  websocket::stream<beast::tcp_stream> ws{io};
+  beast::flat_buffer buffer;
+  std::thread thread;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<std::string> messages;
+  bool ended = false;
+  int close_code = 0;
+  std::string close_reason;
+
+  void read() {
+    ws.async_read(buffer, [this](beast::error_code ec, std::size_t) {
+      std::lock_guard lock(mutex);
+      if (ec) {
+        ended = true;
+        close_code = ws.reason().code;
+        close_reason = std::string(ws.reason().reason.c_str());
+      } else {
+        messages.push_back(beast::buffers_to_string(buffer.data()));
+        buffer.consume(buffer.size());
+      }
+      changed.notify_all();
+      if (!ec) read();
+    });
+  }
+
+  // Runs `work` on the client's thread and waits for it.
+  template <class Work>
+  void on_thread(Work work) {
+    std::promise<void> done;
+    net::post(io, [&] { work([&](beast::error_code) { done.set_value(); }); });
+    done.get_future().wait_for(5s);
+  }
+};
+
+WsClient::WsClient(int port, const std::string& target,
+                   const std::map<std::string, std::string>& headers)
+    : impl_(std::make_unique<Impl>()) {
+  auto& lowest = beast::get_lowest_layer(impl_->ws);
+  lowest.expires_after(5s);
+  lowest.connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+  impl_->ws.set_option(websocket::stream_base::decorator([headers](websocket::request_type& r) {
+    for (const auto& [name, value] : headers) r.set(name, value);
+  }));
+  websocket::response_type response;
+  beast::error_code ec;
+  impl_->ws.handshake(response, "127.0.0.1", target, ec);
+  if (ec) {
+    throw std::runtime_error("websocket refused: HTTP " + std::to_string(response.result_int()) +
+                             " " + response.body());
+  }
+  lowest.expires_never();
+  impl_->read();
+  impl_->thread = std::thread([impl = impl_.get()] { impl->io.run(); });
+}
+
+WsClient::~WsClient() {
+  net::post(impl_->io, [impl = impl_.get()] { beast::get_lowest_layer(impl->ws).close(); });
+  impl_->thread.join();
+}
+
+void WsClient::send(const std::string& text) {
+  impl_->on_thread([&](auto done) {
+    impl_->ws.text(true);
+    impl_->ws.async_write(net::buffer(text),
+                          [done](beast::error_code ec, std::size_t) { done(ec); });
+  });
+}
+
+void WsClient::send_binary(const std::string& bytes) {
+  impl_->on_thread([&](auto done) {
+    impl_->ws.binary(true);
+    impl_->ws.async_write(net::buffer(bytes),
+                          [done](beast::error_code ec, std::size_t) { done(ec); });
+  });
+}
+
+std::optional<boost::json::object> WsClient::next(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(impl_->mutex);
+  impl_->changed.wait_for(lock, timeout, [&] { return !impl_->messages.empty() || impl_->ended; });
+  if (impl_->messages.empty()) {
+    if (impl_->ended) {
+      closed_ = true;
+      close_code_ = impl_->close_code;
+      close_reason_ = impl_->close_reason;
+    }
+    return std::nullopt;
+  }
+  auto text = std::move(impl_->messages.front());
+  impl_->messages.pop_front();
+  return boost::json::parse(text).as_object();
+}
+
+std::optional<boost::json::object> WsClient::next_of(const std::string& type,
+                                                     std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    auto message = next(left);
+    if (!message) return std::nullopt;
+    if (message->at("type").as_string() == type) return message;
+  }
+}
+
+boost::json::object WsClient::subscribe(const std::string& id, const std::string& table,
+                                        const boost::json::object& extra) {
+  boost::json::object request{{"type", "subscribe"}, {"id", id}, {"table", table}};
+  for (const auto& [key, value] : extra) request[key] = value;
+  send(boost::json::serialize(request));
+  for (;;) {
+    auto message = next(5s);
+    if (!message) throw std::runtime_error("no answer to subscribe " + id);
+    auto type = message->at("type").as_string();
+    if (type == "subscribed" || type == "error") return *message;
+  }
+}
+
+void WsClient::close() {
+  impl_->on_thread([&](auto done) {
+    impl_->ws.async_close(websocket::close_code::normal,
+                          [done](beast::error_code ec) { done(ec); });
+  });
+  closed_ = true;
+}
+
+struct SseClient::Impl {
+  net::io_context io;
+  beast::tcp_stream stream{io};
+  beast::flat_buffer buffer;
+};
+
+SseClient::SseClient(int port, const std::string& target,
+                     const std::map<std::string, std::string>& headers)
+    : impl_(std::make_unique<Impl>()) {
+  auto& stream = impl_->stream;
+  stream.expires_after(5s);
+  stream.connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)));
+  http::request<http::empty_body> request(http::verb::get, target, 11);
+  request.set(http::field::host, "127.0.0.1");
+  request.set(http::field::accept, "text/event-stream");
+  for (const auto& [name, value] : headers) request.set(name, value);
+  http::write(stream, request);
+  http::response_parser<http::empty_body> parser;
+  parser.skip(true);
+  http::read_header(stream, impl_->buffer, parser);
+  status_ = static_cast<int>(parser.get().result_int());
+  pending_ = beast::buffers_to_string(impl_->buffer.data());
+  impl_->buffer.consume(impl_->buffer.size());
+  stream.expires_never();
+}
+
+SseClient::~SseClient() = default;
+
+std::optional<SseClient::Event> SseClient::next(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    // One event: lines up to an empty line.
+    if (auto end = pending_.find("\n\n"); end != std::string::npos) {
+      std::string block = pending_.substr(0, end);
+      pending_.erase(0, end + 2);
+      Event event;
+      bool any = false;
+      std::size_t start = 0;
+      while (start <= block.size()) {
+        auto stop = block.find('\n', start);
+        auto line =
+            block.substr(start, stop == std::string::npos ? std::string::npos : stop - start);
+        start = stop == std::string::npos ? block.size() + 1 : stop + 1;
+        if (line.empty() || line[0] == ':') continue;
+        auto colon = line.find(':');
+        auto field = line.substr(0, colon);
+        auto value = colon == std::string::npos ? std::string() : line.substr(colon + 1);
+        if (!value.empty() && value[0] == ' ') value.erase(0, 1);
+        if (field == "id") event.id = value, any = true;
+        if (field == "event") event.event = value, any = true;
+        if (field == "data") event.data += value, any = true;
+      }
+      if (any) return event;
+      continue;
+    }
+    if (ended_) return std::nullopt;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    char chunk[4096];
+    beast::error_code result = net::error::would_block;
+    std::size_t got = 0;
+    impl_->stream.async_read_some(net::buffer(chunk), [&](beast::error_code ec, std::size_t n) {
+      result = ec;
+      got = n;
+    });
+    impl_->io.restart();
+    impl_->io.run_for(left);
+    if (result == net::error::would_block) {
+      impl_->stream.cancel();
+      impl_->io.restart();
+      impl_->io.run();
+      if (got) pending_.append(chunk, got);
+      return std::nullopt;
+    }
+    if (result) {
+      ended_ = true;
+      continue;
+    }
+    pending_.append(chunk, got);
+  }
+}
+
+}  // namespace pgpulse::test
