@@ -1,9 +1,11 @@
 # pgpulse: the two commands of the quick start are `make demo` and `make test`.
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all bootstrap build test test-sanitize demo clean format
+.PHONY: all bootstrap build test test-sanitize fuzz demo clean format
 
 all: build
 
@@ -25,6 +27,18 @@ test-sanitize: bootstrap
 	cmake --build $(SANITIZE_BUILD)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(SANITIZE_BUILD) --output-on-failure
+
+# libFuzzer (clang, ASan + UBSan) on client messages and row filters, for FUZZ_SECONDS.
+# New inputs go to $(FUZZ_BUILD)/corpus (fuzz/corpus is the seed corpus, read only); a crash
+# leaves its input in $(FUZZ_BUILD)/crash-* and fails the target.
+fuzz:
+	@scripts/bootstrap.sh clang libclang-rt-14-dev
+	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || cmake -S fuzz -B $(FUZZ_BUILD) $(GENERATOR) \
+	  -DCMAKE_CXX_COMPILER=clang++ -DPGPULSE_FUZZ=ON
+	cmake --build $(FUZZ_BUILD)
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	$(FUZZ_BUILD)/protocol_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	  -dict=fuzz/protocol.dict -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus fuzz/corpus
 
 demo: build
 	scripts/demo.sh $(BUILD)/pgpulse

@@ -107,7 +107,7 @@ class WsSession final : public ClientSession,
     try {
       message = parse_client_message(text);
     } catch (const ProtocolError& e) {
-      send_error("", e.code(), e.what());
+      send_error(e.id(), e.code(), e.what());
       return;
     }
     if (auto* subscribe_request = std::get_if<SubscribeRequest>(&message)) {

@@ -11,6 +11,7 @@ namespace {
 constexpr const char* kWakeupChannel = "pgpulse";
 constexpr std::chrono::milliseconds kNotifyPollInterval{1000};
 constexpr std::chrono::milliseconds kPollModeInterval{50};
+constexpr std::chrono::microseconds kMinReadGap{1000};
 // Pruning yields to reading after this many batches; the next round goes on.
 constexpr int kPruneBatchesPerRound = 20;
 constexpr auto kPruneTimeout = std::chrono::seconds(60);
@@ -51,7 +52,12 @@ class ChangeStream::Impl final : public source::ListenSession {
   }
 
   boost::asio::awaitable<void> on_wakeup(pg::AsyncConnection& connection) override {
-    if (dirty_ || Clock::now() - last_read_ >= poll_interval_) co_await drain(connection);
+    auto now = Clock::now();
+    // Under a stream of wake-ups, reads start at most every kMinReadGap: each read then takes
+    // a batch of transactions instead of one, for at most that much added latency.
+    if ((dirty_ && now - last_read_ >= kMinReadGap) || now - last_read_ >= poll_interval_) {
+      co_await drain(connection);
+    }
     if (prune_interval_.count() > 0 && Clock::now() - last_prune_ >= prune_interval_) {
       co_await prune(connection);
     }
@@ -65,23 +71,30 @@ class ChangeStream::Impl final : public source::ListenSession {
     }
   }
 
-  std::chrono::milliseconds tick() const override { return poll_interval_; }
+  std::chrono::milliseconds tick() const override {
+    if (!dirty_) return poll_interval_;
+    auto left = kMinReadGap - (Clock::now() - last_read_);
+    return std::max(std::chrono::milliseconds(0),
+                    std::chrono::ceil<std::chrono::milliseconds>(left));
+  }
 
   void on_fatal(const std::exception_ptr& error) override {
     if (error_handler) error_handler(error);
   }
 
   boost::asio::awaitable<void> drain(pg::AsyncConnection& connection) {
-    // Notifications that arrive during a read set dirty_ again: read until quiet.
+    // Reads until a read finds nothing new; wake-ups that arrive meanwhile set dirty_ again
+    // and are served by the next on_wakeup, paced by kMinReadGap.
+    std::size_t delivered = 0;
     do {
       dirty_ = false;
       last_read_ = Clock::now();
-      co_await reader_.read(connection, [this](const ChangeEvent& event) {
+      delivered = co_await reader_.read(connection, [this](const ChangeEvent& event) {
         if (stopped()) return false;
         if (event_handler) event_handler(event);
         return true;
       });
-    } while (dirty_ && !stopped());
+    } while (delivered > 0 && dirty_ && !stopped() && Clock::now() - last_read_ >= kMinReadGap);
   }
 
   source::ChangeLogReader reader_;

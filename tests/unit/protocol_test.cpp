@@ -309,7 +309,8 @@ TEST(ProjectColumns, WhitespaceInTheEventIsAllowed) {
 TEST(ProjectColumns, TextThatIsNotAJsonObjectGivesNull) {
   std::vector<std::string> columns{"a"};
   for (auto text : {"", "[]", "{", R"({"new":{"a":1)", R"({"new":{"a":})", R"({"a":1} x)",
-                    R"({"a":"unterminated})", R"({"new":{"a":[1,2})"}) {
+                    R"({"a":"unterminated})", R"({"new":{"a":[1,2})", "{} x", R"({"id":1,})",
+                    R"({"new":{"a":1,}})"}) {
     SCOPED_TRACE(text);
     EXPECT_EQ(project_columns(text, columns), "null");
   }
