@@ -52,7 +52,9 @@ void add_serve_options(CLI::App& serve, ServeOptions& options) {
                  "serve a non-loopback address without authentication");
   serve.add_option("--tls-cert", c.tls_cert, "PEM certificate chain: serve TLS");
   serve.add_option("--tls-key", c.tls_key, "PEM private key for --tls-cert");
-  serve.add_flag("--demo", c.demo, "serve the demo pages and their write endpoint");
+  serve.add_flag("--demo", c.demo,
+                 "serve the demo pages (chat, live table) and their write API on messages");
+  serve.add_option("--web-root", c.web_root, "directory of the demo pages");
   serve.add_option("--heartbeat-seconds", options.heartbeat_seconds, "heartbeat interval");
   serve.add_option("--idle-timeout-seconds", options.idle_timeout_seconds,
                    "close a WebSocket silent this long (pings included)");

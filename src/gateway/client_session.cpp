@@ -133,7 +133,8 @@ void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
     return;
   }
   auto quoted_table = quote_ident(entry.sub->table_key.substr(0, entry.sub->table_key.find('.'))) +
-                      "." + quote_ident(entry.sub->table_key.substr(entry.sub->table_key.find('.') + 1));
+                      "." +
+                      quote_ident(entry.sub->table_key.substr(entry.sub->table_key.find('.') + 1));
   ChangeStreamOptions options{.connection = {.conninfo = context_.config.db},
                               .from = from,
                               .tables = {quoted_table},

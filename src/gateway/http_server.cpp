@@ -1,6 +1,7 @@
 // The HTTP front of the gateway: accept, (TLS), read one request, authenticate, route.
 #include <sys/resource.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -10,9 +11,11 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
-#include <spdlog/spdlog.h>
 #include <thread>
 
+#include <fstream>
+
+#include "gateway/demo_api.hpp"
 #include "gateway/server.hpp"
 #include "gateway/transports.hpp"
 #include "pgpulse/change_stream.hpp"
@@ -67,14 +70,42 @@ std::string query_value(std::string_view target, std::string_view key) {
   return {};
 }
 
-std::string path_of(std::string_view target) { return std::string(target.substr(0, target.find('?'))); }
+std::string path_of(std::string_view target) {
+  return std::string(target.substr(0, target.find('?')));
+}
 
 struct Shared {
   const GatewayConfig& config;
   ServerContext& context;
   ssl::context* tls;
+  DemoApi* demo;  ///< demo mode only
   std::atomic<std::size_t> next_loop{0};
 };
+
+const char* content_type(const std::string& path) {
+  auto ends = [&](std::string_view suffix) { return path.ends_with(suffix); };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js") || ends(".mjs")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  if (ends(".json")) return "application/json";
+  if (ends(".png")) return "image/png";
+  if (ends(".svg")) return "image/svg+xml";
+  if (ends(".ico")) return "image/x-icon";
+  return "text/plain; charset=utf-8";
+}
+
+// A file under `root` for a URL path, or nullopt: no "..", no hidden files, no directories.
+std::optional<std::string> read_static(const std::string& root, std::string path) {
+  if (path == "/" || path.ends_with("/")) path += "index.html";
+  if (path.find("..") != std::string::npos || path.find("/.") != std::string::npos ||
+      path.find('\\') != std::string::npos) {
+    return std::nullopt;
+  }
+  std::ifstream in(root + path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return body;
+}
 
 template <class Stream>
 class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
@@ -105,7 +136,17 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     }
     bool websocket = path == "/ws";
     bool sse = path == "/sse";
-    if (!websocket && !sse) return reply(request, http::status::not_found, "text/plain", "not found\n");
+    if (!websocket && !sse) {
+      if (shared_.demo && path.starts_with("/api/")) return demo_api(std::move(request), path);
+      if (shared_.demo && request.method() == http::verb::get) {
+        if (auto file = read_static(shared_.config.web_root, path)) {
+          return reply(request, http::status::ok,
+                       content_type(path.ends_with("/") ? std::string("index.html") : path),
+                       std::move(*file));
+        }
+      }
+      return reply(request, http::status::not_found, "text/plain", "not found\n");
+    }
     if (websocket && !beast::websocket::is_upgrade(request)) {
       return reply(request, http::status::upgrade_required, "text/plain",
                    "GET /ws needs a WebSocket upgrade\n");
@@ -141,6 +182,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     }
   }
 
+  void demo_api(Request request, const std::string& path) {
+    auto shared_request = std::make_shared<Request>(std::move(request));
+    auto executor = beast::get_lowest_layer(stream_).get_executor();
+    shared_.demo->handle(
+        std::string(shared_request->method_string()), path, shared_request->body(),
+        [self = this->shared_from_this(), shared_request, executor](ApiResponse response) {
+          net::post(executor, [self, shared_request, response = std::move(response)] {
+            self->reply(*shared_request, static_cast<http::status>(response.status),
+                        "application/json", response.body);
+          });
+        });
+  }
+
   std::string health() const {
     auto& metrics = shared_.context.metrics;
     bool up = metrics.db_connected.load();
@@ -156,14 +210,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     response->set(http::field::server, "pgpulse");
     response->set(http::field::content_type, type);
     response->set(http::field::access_control_allow_origin, "*");
-    response->keep_alive(request.keep_alive() && status == http::status::ok);
+    response->keep_alive(request.keep_alive() && static_cast<int>(status) < 400);
     response->body() = std::move(body);
     response->prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(shared_.config.handshake_timeout);
-    http::async_write(stream_, *response,
-                      [self = this->shared_from_this(), response](beast::error_code ec, std::size_t) {
-                        if (!ec && response->keep_alive()) self->run();
-                      });
+    http::async_write(
+        stream_, *response,
+        [self = this->shared_from_this(), response](beast::error_code ec, std::size_t) {
+          if (!ec && response->keep_alive()) self->run();
+        });
   }
 
   Shared& shared_;
@@ -186,12 +241,13 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void accept() {
     // Each connection goes to the next loop: its socket is bound to that loop's executor.
     auto loop = shared_.next_loop.fetch_add(1) % shared_.context.hub.loop_count();
-    acceptor_.async_accept(shared_.context.hub.io(loop).get_executor(),
-                           [self = shared_from_this(), loop](beast::error_code ec, tcp::socket socket) {
-                             if (!self->acceptor_.is_open()) return;
-                             if (!ec) self->start(loop, std::move(socket));
-                             self->accept();
-                           });
+    acceptor_.async_accept(
+        shared_.context.hub.io(loop).get_executor(),
+        [self = shared_from_this(), loop](beast::error_code ec, tcp::socket socket) {
+          if (!self->acceptor_.is_open()) return;
+          if (!ec) self->start(loop, std::move(socket));
+          self->accept();
+        });
   }
 
   void stop() {
@@ -203,25 +259,25 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void start(std::size_t loop, tcp::socket socket) {
     socket.set_option(tcp::no_delay(true));
     if (!shared_.tls) {
-      std::make_shared<HttpSession<PlainStream>>(shared_, loop, PlainStream(std::move(socket)))->run();
+      std::make_shared<HttpSession<PlainStream>>(shared_, loop, PlainStream(std::move(socket)))
+          ->run();
       return;
     }
     auto stream = std::make_shared<TlsStream>(PlainStream(std::move(socket)), *shared_.tls);
     beast::get_lowest_layer(*stream).expires_after(shared_.config.handshake_timeout);
-    stream->async_handshake(ssl::stream_base::server,
-                            [this, loop, stream](beast::error_code ec) {
-                              if (ec) return;
-                              std::make_shared<HttpSession<TlsStream>>(shared_, loop,
-                                                                       std::move(*stream))
-                                  ->run();
-                            });
+    stream->async_handshake(ssl::stream_base::server, [this, loop, stream](beast::error_code ec) {
+      if (ec) return;
+      std::make_shared<HttpSession<TlsStream>>(shared_, loop, std::move(*stream))->run();
+    });
   }
 
   Shared& shared_;
   tcp::acceptor acceptor_;
 };
 
-bool is_loopback(const tcp::endpoint& endpoint) { return endpoint.address().is_loopback(); }
+bool is_loopback(const tcp::endpoint& endpoint) {
+  return endpoint.address().is_loopback();
+}
 
 }  // namespace
 
@@ -266,7 +322,8 @@ void serve(const GatewayConfig& config) {
   }
   raise_file_limit();
 
-  std::size_t threads = config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::size_t threads =
+      config.threads ? config.threads : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::unique_ptr<net::io_context>> loops;
   std::vector<net::io_context*> loop_pointers;
   for (std::size_t i = 0; i < threads; ++i) {
@@ -275,12 +332,17 @@ void serve(const GatewayConfig& config) {
   }
   g_sessions.assign(threads, {});
 
+  std::unique_ptr<DemoApi> demo;
+  if (config.demo) {
+    demo = std::make_unique<DemoApi>(config.db);
+    demo->prepare();
+  }
   Metrics metrics;
   TableCatalog catalog;
   catalog.load(config.db);
   hub::Hub hub(loop_pointers, hub::RingLimits{.max_events = config.ring_events});
   ServerContext context{config, hub, metrics, catalog, verifier.get()};
-  Shared shared{config, context, tls ? &*tls : nullptr};
+  Shared shared{config, context, tls ? &*tls : nullptr, demo.get()};
   std::exception_ptr failure;
   {
     auto& io0 = *loops[0];
@@ -320,6 +382,10 @@ void serve(const GatewayConfig& config) {
         hub.set_base(stream.cursor());
         listener->accept();
         spdlog::info("serving on {}{}", config.listen, tls ? " (TLS)" : "");
+        if (config.demo) {
+          spdlog::info("demo: open http{}://{}/ (chat) and /table.html?table=messages",
+                       tls ? "s" : "", config.listen);
+        }
         return;
       }
       ready_timer.expires_after(std::chrono::milliseconds(5));

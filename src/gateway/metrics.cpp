@@ -45,14 +45,14 @@ std::string Metrics::render() const {
   counter("pgpulse_bytes_out_total", "Bytes of event messages queued to clients.",
           bytes_out.load());
   counter("pgpulse_clients_dropped_slow_total",
-          "Clients disconnected because their send queue overflowed.",
-          clients_dropped_slow.load());
+          "Clients disconnected because their send queue overflowed.", clients_dropped_slow.load());
   counter("pgpulse_clients_rejected_total", "Connections refused (max_clients, auth).",
           clients_rejected.load());
   counter("pgpulse_database_reconnects_total", "Reconnects of the change stream.",
           db_reconnects.load());
-  commit_to_send.render(out, "pgpulse_commit_to_send_seconds",
-                        "Time from the transaction's commit to the event being queued to a client.");
+  commit_to_send.render(
+      out, "pgpulse_commit_to_send_seconds",
+      "Time from the transaction's commit to the event being queued to a client.");
   return out;
 }
 

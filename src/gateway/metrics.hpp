@@ -13,9 +13,8 @@ namespace pgpulse::gateway {
 /// Commit-to-send latency, in fixed buckets (seconds), as Prometheus histograms want.
 class LatencyHistogram {
  public:
-  static constexpr std::array<double, 13> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                     0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                                                     5};
+  static constexpr std::array<double, 13> kBounds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
   void observe(std::chrono::nanoseconds latency) noexcept;
   void render(std::string& out, const char* name, const char* help) const;
 

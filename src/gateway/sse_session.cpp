@@ -70,17 +70,23 @@ class SseSession final : public ClientSession,
         } else if (param.key == "ops") {
           spec.ops = 0;
           for (const auto& op : split_list(param.value)) {
-            if (op == "INSERT") spec.ops |= hub::Subscription::op_bit(Op::kInsert);
-            else if (op == "UPDATE") spec.ops |= hub::Subscription::op_bit(Op::kUpdate);
-            else if (op == "DELETE") spec.ops |= hub::Subscription::op_bit(Op::kDelete);
-            else if (op == "TRUNCATE") spec.ops |= hub::Subscription::op_bit(Op::kTruncate);
-            else error = "unknown op \"" + op + "\" in ops";
+            if (op == "INSERT")
+              spec.ops |= hub::Subscription::op_bit(Op::kInsert);
+            else if (op == "UPDATE")
+              spec.ops |= hub::Subscription::op_bit(Op::kUpdate);
+            else if (op == "DELETE")
+              spec.ops |= hub::Subscription::op_bit(Op::kDelete);
+            else if (op == "TRUNCATE")
+              spec.ops |= hub::Subscription::op_bit(Op::kTruncate);
+            else
+              error = "unknown op \"" + op + "\" in ops";
           }
         }
       }
     }
     // EventSource sends the id of the last event it saw when it reconnects.
-    if (auto last = request.find("Last-Event-ID"); last != request.end() && !last->value().empty()) {
+    if (auto last = request.find("Last-Event-ID");
+        last != request.end() && !last->value().empty()) {
       spec.from = std::string(last->value());
     }
     if (error.empty() && spec.table.empty()) error = "the table parameter is required";
@@ -128,8 +134,8 @@ class SseSession final : public ClientSession,
   }
 
   void send_subscribed(const std::string& id, const Cursor& cursor) override {
-    enqueue(Outgoing{"event: subscribed\ndata: ", nullptr, subscribed(id, cursor.to_string()),
-                     "\n\n"});
+    enqueue(
+        Outgoing{"event: subscribed\ndata: ", nullptr, subscribed(id, cursor.to_string()), "\n\n"});
   }
   void send_error(const std::string& id, const std::string& code,
                   const std::string& message) override {
