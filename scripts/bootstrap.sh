@@ -10,7 +10,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libjwt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  pgbouncer
+  pgbouncer curl python3
   "$@"
 )
 

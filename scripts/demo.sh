@@ -1,58 +1,57 @@
 #!/usr/bin/env bash
-# `make demo`: a throwaway PostgreSQL, capture on a demo table, a writer making changes from a
-# second connection, and `pgpulse watch` printing them as they commit. Ctrl-C cleans up.
-# DEMO_SECONDS=N stops it after N seconds (for unattended runs).
+# `make demo`: a throwaway PostgreSQL and `pgpulse serve --demo` on it: a live chat and a live
+# table in the browser, fed by row changes. A bot writes a message now and then; `psql` changes
+# from another terminal show up too. Ctrl-C stops it all and removes the database.
+# DEMO_PORT picks the port (default 8080, or a free one); DEMO_SECONDS=N stops after N seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 pgpulse=$(realpath "${1:-build/pgpulse}")
 
 dir=$(mktemp -d /tmp/pgpulse-demo.XXXXXX)
-writer=""
+children=()
 cleanup() {
-  [ -n "$writer" ] && kill "$writer" 2>/dev/null || true
+  for pid in "${children[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
   "$here/pg-sandbox.sh" stop "$dir"
 }
 trap cleanup EXIT
 trap 'exit 0' INT TERM
 
+port=${DEMO_PORT:-8080}
+if ! python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', $port))" 2>/dev/null; then
+  port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+fi
 url=$("$here/pg-sandbox.sh" start "$dir")
-psql -q "$url" <<'SQL'
-CREATE TABLE messages (
-  id serial PRIMARY KEY,
-  room int NOT NULL,
-  author text NOT NULL,
-  body text NOT NULL,
-  sent_at timestamptz NOT NULL DEFAULT now()
-);
-SQL
-"$pgpulse" install --db "$url" messages >/dev/null
+
+"$pgpulse" serve --db "$url" --listen "127.0.0.1:$port" --demo &
+children+=($!)
+until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; do sleep 0.1; done
 
 cat >&2 <<MSG
-pgpulse demo: PostgreSQL is at $url
-A writer inserts, edits and deletes chat messages; every change prints below as one JSON line.
-Make your own change from another terminal:
-  psql '$url' -c "INSERT INTO messages (room, author, body) VALUES (1, 'you', 'hello')"
-Ctrl-C stops the demo and removes the database.
+
+  pgpulse demo is running.
+    chat:        http://127.0.0.1:$port/?room=1   (open it in two windows)
+    live table:  http://127.0.0.1:$port/table.html?table=messages
+    PostgreSQL:  $url
+  Change the table from another terminal and watch both pages:
+    psql '$url' -c "INSERT INTO messages (room, author, body) VALUES (1, 'psql', 'hello from SQL')"
+  Ctrl-C stops the demo and removes the database.
 
 MSG
 
-# The writer: a second connection, one transaction per change, some with several rows.
+# A bot in room 1, so the pages show life even before you type.
 (
-  authors=(ada grace linus barbara)
   i=0
-  while sleep 1; do
+  while sleep 4; do
     i=$((i + 1))
-    author=${authors[$((i % 4))]}
-    sql="INSERT INTO messages (room, author, body) VALUES ($((i % 2 + 1)), '$author', 'message $i')"
-    (( i % 3 == 0 )) && sql="$sql; UPDATE messages SET body = body || ' (edited)' WHERE id = $((i - 1))"
-    (( i % 5 == 0 )) && sql="BEGIN; $sql; DELETE FROM messages WHERE id = $((i - 3)); COMMIT"
-    psql -q "$url" -c "$sql" >/dev/null 2>&1 || exit 0
+    psql -q "$url" -c "INSERT INTO messages (room, author, body) VALUES (1, 'bot', 'tick $i')" \
+      >/dev/null 2>&1 || exit 0
   done
 ) &
-writer=$!
+children+=($!)
 
 if [ -n "${DEMO_SECONDS:-}" ]; then
-  timeout --signal=INT "$DEMO_SECONDS" "$pgpulse" watch --db "$url" || true
+  sleep "$DEMO_SECONDS"
 else
-  "$pgpulse" watch --db "$url"
+  wait "${children[0]}"
 fi
