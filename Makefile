@@ -16,9 +16,12 @@ build: bootstrap
 	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD)
 
-# Unit tests, then integration tests against a throwaway PostgreSQL (scripts/pg-sandbox.sh).
+# Unit tests, then integration tests against a throwaway PostgreSQL (scripts/pg-sandbox.sh),
+# then the browser client's unit tests and the demo pages in Debian's Chromium.
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure
+	node --test web/client/test/
+	tests/browser/run.sh
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer (CI runs it).
 test-sanitize: bootstrap

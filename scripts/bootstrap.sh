@@ -11,6 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev libjwt-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   pgbouncer curl python3
+  chromium  # tests/browser/run.sh
   "$@"
 )
 

@@ -13,6 +13,9 @@ namespace {
 constexpr int kMaxConcurrentCatchUps = 16;
 std::atomic<int> catch_ups_running{0};
 constexpr std::chrono::milliseconds kAttachRetry{100};
+// A client may fall this many send queues behind (in a backlog of shared events) before it is
+// cut off as too slow.
+constexpr std::size_t kBacklogFactor = 8;
 
 std::string quote_ident(const std::string& name) {
   std::string out = "\"";
@@ -199,6 +202,12 @@ bool ClientSession::unsubscribe(const std::string& id) {
     catch_ups_running.fetch_sub(1);
   }
   if (entry.attach_timer) entry.attach_timer->cancel();
+  const auto* sub = entry.sub.get();
+  std::erase_if(backlog_, [&](const auto& item) {
+    if (item.first != sub) return false;
+    backlog_bytes_ -= item.second->json.size();
+    return true;
+  });
   subscriptions_.erase(it);
   context_.metrics.subscriptions.fetch_sub(1);
   return true;
@@ -210,6 +219,20 @@ void ClientSession::drop_subscriptions() {
 
 void ClientSession::deliver(const hub::Subscription& sub, const hub::SharedEvent& event) {
   if (closing_) return;
+  auto size = event->json.size();
+  if (!backlog_.empty() ||
+      (!queue_.empty() && queued_bytes_ + size > context_.config.send_queue_bytes)) {
+    if (backlog_bytes_ + size > kBacklogFactor * context_.config.send_queue_bytes) {
+      // The client reads slower than events come: cut it off rather than let it hold memory
+      // or slow anyone else. Its cursor lets it resume exactly where it was.
+      context_.metrics.clients_dropped_slow.fetch_add(1);
+      close(4000, "slow client: too far behind; reconnect and resume from your last cursor");
+      return;
+    }
+    backlog_.emplace_back(&sub, event);
+    backlog_bytes_ += size;
+    return;
+  }
   auto message = frame_event(sub, event);
   auto& metrics = context_.metrics;
   metrics.events_out.fetch_add(1, std::memory_order_relaxed);
@@ -221,13 +244,6 @@ void ClientSession::deliver(const hub::Subscription& sub, const hub::SharedEvent
 void ClientSession::enqueue(Outgoing message) {
   if (closing_) return;
   auto size = message.size();
-  if (queued_bytes_ + size > context_.config.send_queue_bytes && !queue_.empty()) {
-    // The client reads slower than events come: cut it off rather than let it hold memory
-    // or slow anyone else. Its cursor lets it resume exactly where it was.
-    context_.metrics.clients_dropped_slow.fetch_add(1);
-    close(4000, "slow client: send queue full; reconnect and resume from your last cursor");
-    return;
-  }
   queued_bytes_ += size;
   context_.metrics.queued_bytes.fetch_add(static_cast<std::int64_t>(size));
   queue_.push_back(std::move(message));
@@ -239,6 +255,24 @@ void ClientSession::pop_front() {
   queued_bytes_ -= size;
   context_.metrics.queued_bytes.fetch_sub(static_cast<std::int64_t>(size));
   queue_.pop_front();
+  pump();
+}
+
+void ClientSession::pump() {
+  while (!backlog_.empty() && !closing_) {
+    auto& [sub, event] = backlog_.front();
+    if (queued_bytes_ + event->json.size() > context_.config.send_queue_bytes && !queue_.empty()) {
+      return;
+    }
+    auto message = frame_event(*sub, event);
+    backlog_bytes_ -= event->json.size();
+    auto& metrics = context_.metrics;
+    metrics.events_out.fetch_add(1, std::memory_order_relaxed);
+    metrics.bytes_out.fetch_add(message.size(), std::memory_order_relaxed);
+    metrics.commit_to_send.observe(std::chrono::system_clock::now() - event->commit_time);
+    backlog_.pop_front();
+    enqueue(std::move(message));
+  }
 }
 
 void ClientSession::start_timers() {

@@ -109,9 +109,17 @@ class ClientSession : public hub::Subscriber {
   void try_attach(const std::string& id);
   void schedule_heartbeat();
 
+  /// Moves backlog into the send queue while it has room.
+  void pump();
+
   std::unordered_map<std::string, Entry> subscriptions_;
   std::deque<Outgoing> queue_;
   std::size_t queued_bytes_ = 0;
+  /// Events waiting for room in the send queue, in order: a replay or a catch-up bigger than
+  /// the queue is paced by the client's reading instead of cutting it off. Only a client whose
+  /// backlog keeps growing (kBacklogFactor send queues) is cut off.
+  std::deque<std::pair<const hub::Subscription*, hub::SharedEvent>> backlog_;
+  std::size_t backlog_bytes_ = 0;
   boost::asio::steady_timer heartbeat_timer_;
   boost::asio::steady_timer expiry_timer_;
 };

@@ -78,6 +78,7 @@ void AsyncConnection::wake() noexcept {
 
 asio::awaitable<void> AsyncConnection::connect(const ConnParams& params, Clock::duration timeout) {
   close();
+  prepared_.clear();  // prepared statements belong to the server session
   conn_.reset(PQconnectStartParams(params.keywords(), params.values(), 0));
   if (!conn_) throw ConnectionError("out of memory");
   if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_broken("cannot connect");
@@ -150,30 +151,52 @@ asio::awaitable<void> AsyncConnection::await_result_ready(Clock::time_point dead
 
 asio::awaitable<Result> AsyncConnection::query(const std::string& sql,
                                                std::span<const char* const> params,
-                                               Clock::duration timeout) {
-  auto result = co_await execute(sql, params, timeout, nullptr);
+                                               Clock::duration timeout, bool prepare) {
+  auto result = co_await execute(sql, params, timeout, nullptr, prepare);
   co_return Result(std::move(result));
 }
 
 asio::awaitable<void> AsyncConnection::query_rows(const std::string& sql,
                                                   std::span<const char* const> params,
-                                                  Clock::duration timeout,
-                                                  const RowHandler& on_row) {
-  co_await execute(sql, params, timeout, &on_row);
+                                                  Clock::duration timeout, const RowHandler& on_row,
+                                                  bool prepare) {
+  co_await execute(sql, params, timeout, &on_row, prepare);
 }
 
 asio::awaitable<ResultPtr> AsyncConnection::execute(const std::string& sql,
                                                     std::span<const char* const> params,
                                                     Clock::duration timeout,
-                                                    const RowHandler* on_row) {
+                                                    const RowHandler* on_row, bool prepare) {
   if (!conn_) throw ConnectionError("connection closed");
   auto deadline = Clock::now() + timeout;
-  if (!PQsendQueryParams(conn_.get(), sql.c_str(), static_cast<int>(params.size()), nullptr,
-                         params.data(), nullptr, nullptr, 0)) {
+  const auto n = static_cast<int>(params.size());
+  if (prepare) {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      auto name = "pgpulse_" + std::to_string(prepared_.size());
+      if (!PQsendPrepare(conn_.get(), name.c_str(), sql.c_str(), n, nullptr)) {
+        throw_broken("cannot send query");
+      }
+      co_await flush(deadline);
+      co_await collect(deadline, nullptr);
+      it = prepared_.emplace(sql, std::move(name)).first;
+    }
+    if (!PQsendQueryPrepared(conn_.get(), it->second.c_str(), n, params.data(), nullptr, nullptr,
+                             0)) {
+      throw_broken("cannot send query");
+    }
+  } else if (!PQsendQueryParams(conn_.get(), sql.c_str(), n, nullptr, params.data(), nullptr,
+                                nullptr, 0)) {
     throw_broken("cannot send query");
   }
   if (on_row) PQsetSingleRowMode(conn_.get());
   co_await flush(deadline);
+  auto last = co_await collect(deadline, on_row);
+  co_return last;
+}
+
+asio::awaitable<ResultPtr> AsyncConnection::collect(Clock::time_point deadline,
+                                                    const RowHandler* on_row) {
   ResultPtr failure;
   ResultPtr last;
   for (;;) {

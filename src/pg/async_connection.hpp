@@ -13,6 +13,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <unordered_map>
 
 #include "pg/conn_params.hpp"
 #include "pg/result.hpp"
@@ -43,11 +44,14 @@ class AsyncConnection {
   /// Runs one statement with text parameters (nullptr = NULL). Throws SqlError on a server
   /// error (the connection stays usable), ConnectionError or TimeoutError (it does not).
   asio::awaitable<Result> query(const std::string& sql, std::span<const char* const> params,
-                                Clock::duration timeout);
+                                Clock::duration timeout, bool prepare = false);
   /// Like query(), but streams rows one at a time to `on_row` (libpq single-row mode), so a
   /// large result never sits in memory whole.
   asio::awaitable<void> query_rows(const std::string& sql, std::span<const char* const> params,
-                                   Clock::duration timeout, const RowHandler& on_row);
+                                   Clock::duration timeout, const RowHandler& on_row,
+                                   bool prepare = false);
+  // `prepare`: run it as a prepared statement of this connection (prepared on first use), so a
+  // statement run for every read is parsed and planned once, not every time.
 
   /// Waits until the server sends something (consumed, notifications dispatched), `timeout`
   /// passes, or wake() is called.
@@ -63,7 +67,9 @@ class AsyncConnection {
   enum class Direction { kRead, kWrite };
   asio::awaitable<Wake> wait_socket(Direction direction, Clock::time_point deadline, bool wakeable);
   asio::awaitable<ResultPtr> execute(const std::string& sql, std::span<const char* const> params,
-                                     Clock::duration timeout, const RowHandler* on_row);
+                                     Clock::duration timeout, const RowHandler* on_row,
+                                     bool prepare);
+  asio::awaitable<ResultPtr> collect(Clock::time_point deadline, const RowHandler* on_row);
   asio::awaitable<void> flush(Clock::time_point deadline);
   asio::awaitable<void> await_result_ready(Clock::time_point deadline);
   void attach_socket();
@@ -72,6 +78,7 @@ class AsyncConnection {
   [[noreturn]] void throw_broken(const char* what);
 
   NotificationSink sink_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL -> statement name
   ConnPtr conn_;
   asio::posix::stream_descriptor socket_;
   asio::steady_timer deadline_timer_;

@@ -16,25 +16,41 @@ constexpr auto kReadTimeout = std::chrono::minutes(2);
 constexpr int kPageRows = 2000;
 
 // One page after (position, seq), with the pruning horizon and the last position read in
-// the same statement, so that the three agree. Row comparison needs the plain `position >=`
-// beside it to use the commit_order index.
+// the same statement, so that the three agree. Two index range scans: the rest of the
+// cursor's own transaction (by seq: a 100,000-row transaction is paged without rescanning its
+// start), then the later transactions.
 const char* kReadSql = R"sql(
-SELECT s.pruned_below, s.last_position, r.*
+SELECT s.pruned_below, s.last_position, s.scanned_to, r.position, r.seq, r.xid, r.schema_name,
+       r.table_name, r.op, r.new_row, r.old_row,
+       to_char(CASE WHEN $6::boolean THEN pg_xact_commit_timestamp(xid(r.xid))
+                    ELSE r.written_at END AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
 FROM (SELECT (SELECT value::bigint FROM pgpulse.settings WHERE key = 'pruned_below'),
-             (SELECT value::bigint FROM pgpulse.settings WHERE key = 'last_position'))
-     AS s(pruned_below, last_position)
+             (SELECT value::bigint FROM pgpulse.settings WHERE key = 'last_position'),
+             (SELECT max(position) FROM (SELECT position FROM pgpulse.commit_order
+                                         WHERE position > $1::bigint ORDER BY position
+                                         LIMIT $5::int) p))
+     AS s(pruned_below, last_position, scanned_to)
 LEFT JOIN LATERAL (
-  SELECT o.position, c.seq, c.xid, c.schema_name, c.table_name, c.op, c.new_row, c.old_row,
-         to_char(CASE WHEN $6::boolean THEN pg_xact_commit_timestamp(xid(c.xid))
-                      ELSE c.written_at END AT TIME ZONE 'UTC',
-                 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-  FROM pgpulse.commit_order o
-  JOIN pgpulse.changes c ON c.xid = o.xid
-  WHERE o.position >= $1::bigint AND (o.position, c.seq) > ($1::bigint, $2::bigint)
-    AND ($3::text[] IS NULL OR (c.schema_name, c.table_name) IN
-         (SELECT * FROM unnest($3::text[], $4::text[])))
-  ORDER BY o.position, c.seq
-  LIMIT $5::int
+  (SELECT $1::bigint AS position, c.seq, c.xid, c.schema_name, c.table_name, c.op, c.new_row,
+          c.old_row, c.written_at
+   FROM pgpulse.changes c
+   WHERE c.xid = (SELECT xid FROM pgpulse.commit_order WHERE position = $1::bigint)
+     AND c.seq > $2::bigint
+     AND ($3::text[] IS NULL OR (c.schema_name, c.table_name) IN
+          (SELECT * FROM unnest($3::text[], $4::text[])))
+   ORDER BY c.seq LIMIT $5::int)
+  UNION ALL
+  (SELECT o.position, c.seq, c.xid, c.schema_name, c.table_name, c.op, c.new_row, c.old_row,
+          c.written_at
+   FROM (SELECT position, xid FROM pgpulse.commit_order WHERE position > $1::bigint
+         ORDER BY position LIMIT $5::int) o
+   CROSS JOIN LATERAL (
+     SELECT * FROM pgpulse.changes c WHERE c.xid = o.xid
+       AND ($3::text[] IS NULL OR (c.schema_name, c.table_name) IN
+            (SELECT * FROM unnest($3::text[], $4::text[])))
+     ORDER BY c.seq LIMIT $5::int) c
+   ORDER BY o.position, c.seq LIMIT $5::int)
+  ORDER BY 1, 2 LIMIT $5::int
 ) r ON true
 ORDER BY r.position, r.seq
 )sql";
@@ -42,6 +58,7 @@ ORDER BY r.position, r.seq
 enum Column {
   kPrunedBelow,
   kLastPosition,
+  kScannedTo,
   kPosition,
   kSeq,
   kXid,
@@ -180,37 +197,43 @@ boost::asio::awaitable<ChangeLogReader::Page> ChangeLogReader::read_page(
       commit_timestamps_ ? "true" : "false",
   };
   Page page;
-  std::int64_t last_position = 0;
-  co_await connection.query_rows(kReadSql, params, kReadTimeout, [&](const PGresult* row) {
-    if (page.refused) return;  // the rest of the result is read and dropped
-    if (last_position == 0) {
-      check_not_pruned(to_i64(field(row, kPrunedBelow)));
-      last_position = to_i64(field(row, kLastPosition));
-    }
-    if (PQgetisnull(row, 0, kPosition)) return;  // no change after the cursor
-    if (!deliver_row(row, sink)) {
-      page.refused = true;
-      return;
-    }
-    ++page.rows;
-  });
-  // A short page read everything sequenced: with a table filter, skip past the positions of
-  // other tables now, so the next read does not scan them again.
-  if (!page.refused && page.rows < static_cast<std::size_t>(kPageRows) &&
-      cursor_.position() < last_position) {
-    cursor_ = Cursor::at(last_position);
+  std::int64_t last_position = -1;
+  std::int64_t scanned_to = 0;
+  co_await connection.query_rows(
+      kReadSql, params, kReadTimeout,
+      [&](const PGresult* row) {
+        if (page.refused) return;  // the rest of the result is read and dropped
+        if (last_position < 0) {
+          check_not_pruned(to_i64(field(row, kPrunedBelow)));
+          last_position = to_i64(field(row, kLastPosition));
+          scanned_to = to_i64(field(row, kScannedTo));  // 0 (NULL) when nothing is after
+        }
+        if (PQgetisnull(row, 0, kPosition)) return;  // no change after the cursor
+        if (!deliver_row(row, sink)) {
+          page.refused = true;
+          return;
+        }
+        ++page.rows;
+      },
+      /*prepare=*/true);
+  // A short page read every change of the transactions it looked at: with a table filter,
+  // move past those that had none of ours, so the next page does not look at them again.
+  page.full = page.rows == static_cast<std::size_t>(kPageRows);
+  if (!page.refused && !page.full && cursor_.position() < scanned_to) {
+    cursor_ = Cursor::at(scanned_to);
   }
+  page.more = page.full || cursor_.position() < last_position;
   co_return page;
 }
 
 boost::asio::awaitable<std::size_t> ChangeLogReader::read(pg::AsyncConnection& connection,
                                                           const Sink& sink) {
-  co_await connection.query("SELECT pgpulse.sequence()", {}, kReadTimeout);
+  co_await connection.query("SELECT pgpulse.sequence()", {}, kReadTimeout, /*prepare=*/true);
   std::size_t delivered = 0;
   for (;;) {
     auto page = co_await read_page(connection, sink);
     delivered += page.rows;
-    if (page.refused || page.rows < static_cast<std::size_t>(kPageRows)) co_return delivered;
+    if (page.refused || !page.more) co_return delivered;
   }
 }
 

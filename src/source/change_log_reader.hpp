@@ -35,6 +35,8 @@ class ChangeLogReader {
   struct Page {
     std::size_t rows = 0;
     bool refused = false;
+    bool full = false;  ///< cut by the row limit
+    bool more = false;  ///< sequenced transactions remain after the cursor
   };
   boost::asio::awaitable<Page> read_page(pg::AsyncConnection& connection, const Sink& sink);
   bool deliver_row(const PGresult* row, const Sink& sink);

@@ -48,20 +48,25 @@ Gateway::Gateway(const std::string& db_url, std::vector<std::string> extra, int 
 }
 
 Gateway::~Gateway() {
-  if (process_) {
+  if (process_ && !exited_) {
     process_->signal(SIGKILL);
     process_->wait();
   }
 }
 
 void Gateway::kill() {
+  if (exited_) return;
   process_->signal(SIGKILL);
   process_->wait();
+  exited_ = true;
 }
 
 int Gateway::terminate(std::chrono::milliseconds timeout) {
+  if (exited_) return process_->wait();
   process_->signal(SIGTERM);
-  return process_->wait(timeout);
+  auto code = process_->wait(timeout);  // killed and reaped when it did not exit in time
+  exited_ = true;
+  return code;
 }
 
 HttpResponse http_get(int port, const std::string& target,
@@ -119,12 +124,15 @@ struct WsClient::Impl {
     });
   }
 
-  // Runs `work` on the client's thread and waits for it.
+  // Runs `work` on the client's thread and waits for it (not at all once the connection is
+  // gone: the thread has ended and would never run it).
   template <class Work>
   void on_thread(Work work) {
-    std::promise<void> done;
-    net::post(io, [&] { work([&](beast::error_code) { done.set_value(); }); });
-    done.get_future().wait_for(5s);
+    if (io.stopped()) return;
+    auto done = std::make_shared<std::promise<void>>();
+    auto finished = done->get_future();
+    net::post(io, [work, done] { work([done](beast::error_code) { done->set_value(); }); });
+    finished.wait_for(5s);
   }
 };
 
@@ -156,18 +164,20 @@ WsClient::~WsClient() {
 }
 
 void WsClient::send(const std::string& text) {
-  impl_->on_thread([&](auto done) {
-    impl_->ws.text(true);
-    impl_->ws.async_write(net::buffer(text),
-                          [done](beast::error_code ec, std::size_t) { done(ec); });
+  auto payload = std::make_shared<std::string>(text);  // outlives a send that timed out
+  impl_->on_thread([impl = impl_.get(), payload](auto done) {
+    impl->ws.text(true);
+    impl->ws.async_write(net::buffer(*payload),
+                         [done, payload](beast::error_code ec, std::size_t) { done(ec); });
   });
 }
 
 void WsClient::send_binary(const std::string& bytes) {
-  impl_->on_thread([&](auto done) {
-    impl_->ws.binary(true);
-    impl_->ws.async_write(net::buffer(bytes),
-                          [done](beast::error_code ec, std::size_t) { done(ec); });
+  auto payload = std::make_shared<std::string>(bytes);
+  impl_->on_thread([impl = impl_.get(), payload](auto done) {
+    impl->ws.binary(true);
+    impl->ws.async_write(net::buffer(*payload),
+                         [done, payload](beast::error_code ec, std::size_t) { done(ec); });
   });
 }
 
@@ -205,18 +215,43 @@ boost::json::object WsClient::subscribe(const std::string& id, const std::string
   boost::json::object request{{"type", "subscribe"}, {"id", id}, {"table", table}};
   for (const auto& [key, value] : extra) request[key] = value;
   send(boost::json::serialize(request));
+  // Messages that are not the answer go back to the front of the queue, in order.
+  std::vector<std::string> others;
+  auto put_back = [&] {
+    std::lock_guard lock(impl_->mutex);
+    impl_->messages.insert(impl_->messages.begin(), others.begin(), others.end());
+  };
+  auto deadline = std::chrono::steady_clock::now() + 5s;
   for (;;) {
-    auto message = next(5s);
-    if (!message) throw std::runtime_error("no answer to subscribe " + id);
-    auto type = message->at("type").as_string();
-    if (type == "subscribed" || type == "error") return *message;
+    std::string text;
+    {
+      std::unique_lock lock(impl_->mutex);
+      impl_->changed.wait_until(lock, deadline,
+                                [&] { return !impl_->messages.empty() || impl_->ended; });
+      if (impl_->messages.empty()) {
+        lock.unlock();
+        put_back();
+        throw std::runtime_error("no answer to subscribe " + id);
+      }
+      text = std::move(impl_->messages.front());
+      impl_->messages.pop_front();
+    }
+    auto message = boost::json::parse(text).as_object();
+    auto type = message.at("type").as_string();
+    const auto* answer_id = message.if_contains("id");
+    bool ours = answer_id == nullptr || (answer_id->is_string() && answer_id->as_string() == id);
+    if ((type == "subscribed" || type == "error") && ours) {
+      put_back();
+      return message;
+    }
+    others.push_back(std::move(text));
   }
 }
 
 void WsClient::close() {
-  impl_->on_thread([&](auto done) {
-    impl_->ws.async_close(websocket::close_code::normal,
-                          [done](beast::error_code ec) { done(ec); });
+  impl_->on_thread([impl = impl_.get()](auto done) {
+    impl->ws.async_close(websocket::close_code::normal,
+                         [done](beast::error_code ec) { done(ec); });
   });
   closed_ = true;
 }
@@ -243,6 +278,11 @@ SseClient::SseClient(int port, const std::string& target,
   parser.skip(true);
   http::read_header(stream, impl_->buffer, parser);
   status_ = static_cast<int>(parser.get().result_int());
+  for (const auto& field : parser.get()) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    headers_[name] = std::string(field.value());
+  }
   pending_ = beast::buffers_to_string(impl_->buffer.data());
   impl_->buffer.consume(impl_->buffer.size());
   stream.expires_never();

@@ -33,6 +33,7 @@ class Gateway {
  private:
   int port_;
   std::unique_ptr<CliProcess> process_;
+  bool exited_ = false;  // reaped: its pid may belong to another process by now
 };
 
 struct HttpResponse {
@@ -57,7 +58,8 @@ class WsClient {
   /// The next message whose "type" is `type`, skipping heartbeats and others.
   std::optional<boost::json::object> next_of(const std::string& type,
                                              std::chrono::milliseconds timeout = 5s);
-  /// subscribe + wait for "subscribed"; returns it.
+  /// subscribe + wait for its "subscribed" (or "error"); returns it. Other messages that arrive
+  /// meanwhile (events of other subscriptions) stay queued for next().
   boost::json::object subscribe(const std::string& id, const std::string& table,
                                 const boost::json::object& extra = {});
   int close_code() const { return close_code_; }
@@ -85,6 +87,8 @@ class SseClient {
             const std::map<std::string, std::string>& headers = {});
   ~SseClient();
   int status() const { return status_; }
+  /// The response's header fields (lower-case names).
+  const std::map<std::string, std::string>& headers() const { return headers_; }
   /// The next event (comments skipped), or nullopt on timeout or end of stream.
   std::optional<Event> next(std::chrono::milliseconds timeout = 5s);
   bool ended() const { return ended_; }
@@ -93,6 +97,7 @@ class SseClient {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int status_ = 0;
+  std::map<std::string, std::string> headers_;
   bool ended_ = false;
   std::string pending_;
 };
