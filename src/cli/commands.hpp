@@ -31,6 +31,7 @@ struct ServeOptions {
   std::string public_key_file;
   int heartbeat_seconds = 15;
   int idle_timeout_seconds = 60;
+  int leeway_seconds = 30;
   gateway::GatewayConfig config;
 };
 

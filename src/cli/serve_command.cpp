@@ -1,10 +1,10 @@
 // `pgpulse serve`: flags and the TOML file (--config) fill one GatewayConfig; a flag wins.
-#include <CLI/CLI.hpp>
 #include <fmt/core.h>
+#include <toml++/toml.h>
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <fstream>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "cli/commands.hpp"
 #include "gateway/server.hpp"
@@ -48,6 +48,8 @@ void add_serve_options(CLI::App& serve, ServeOptions& options) {
                    "PEM public key (RS256 or ES256) for client tokens");
   serve.add_option("--jwt-issuer", c.auth.issuer, "required iss claim");
   serve.add_option("--jwt-audience", c.auth.audience, "required aud claim");
+  serve.add_option("--jwt-leeway-seconds", options.leeway_seconds,
+                   "clock skew allowed on exp and nbf (default 30)");
   serve.add_flag("--allow-anonymous", c.allow_anonymous,
                  "serve a non-loopback address without authentication");
   serve.add_option("--tls-cert", c.tls_cert, "PEM certificate chain: serve TLS");
@@ -96,6 +98,7 @@ int serve(ServeOptions& options) {
   c.db = options.db;
   c.heartbeat = std::chrono::seconds(options.heartbeat_seconds);
   c.idle_timeout = std::chrono::seconds(options.idle_timeout_seconds);
+  c.auth.leeway = std::chrono::seconds(options.leeway_seconds);
   if (!options.public_key_file.empty()) {
     c.auth.public_key_pem = read_file(options.public_key_file, "public key");
   }

@@ -56,13 +56,14 @@ bool ClientSession::subscribe(const SubscriptionSpec& spec) {
     return false;
   }
   auto key = spec.schema + "." + spec.table;
+  // The grant first: a token must not learn which tables exist beyond what it may read.
+  if (grant_ && !grant_->allows(spec.schema, spec.table)) {
+    send_error(id, "forbidden", "the token does not allow reading " + key);
+    return false;
+  }
   auto columns = context_.catalog.columns(key);
   if (!columns) {
     send_error(id, "unknown_table", "table " + key + " does not exist or is not captured");
-    return false;
-  }
-  if (grant_ && !grant_->allows(spec.schema, spec.table)) {
-    send_error(id, "forbidden", "the token does not allow reading " + key);
     return false;
   }
   auto sub = std::make_unique<hub::Subscription>();
@@ -113,7 +114,7 @@ bool ClientSession::subscribe(const SubscriptionSpec& spec) {
   if (from->kind() == Cursor::Kind::kLog && hub.attach(loop_, *entry.sub, *from, replay)) {
     entry.attached = true;
     send_subscribed(id, *from);
-    for (const auto& event : replay) deliver(*entry.sub, event);
+    for (const auto& event : replay) offer(*entry.sub, event, /*live=*/false);
     return true;
   }
   send_subscribed(id, *from);
@@ -144,9 +145,22 @@ void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
                               .prune_interval = std::chrono::milliseconds(0)};
   entry.catch_up = std::make_unique<ChangeStream>(context_.hub.io(loop_), std::move(options));
   auto* sub = entry.sub.get();
-  entry.catch_up->on_event([this, sub](const ChangeEvent& event) {
+  entry.catch_up->on_event([this, sub, id](const ChangeEvent& event) {
+    auto it = subscriptions_.find(id);
+    if (it == subscriptions_.end() || it->second.paused_at) return;  // pausing: drop the rest
     auto record = hub::make_record(event);
-    if (sub->wants(*record)) deliver(*sub, record);
+    if (sub->wants(*record)) offer(*sub, record, /*live=*/false);
+    if (backlog_bytes_ > context_.config.send_queue_bytes) {
+      // Far enough ahead of the client: stop reading, and go on from here once it caught up.
+      it->second.paused_at = event.id;
+      boost::asio::post(context_.hub.io(loop_), [self = self(), this, id] {
+        auto paused = subscriptions_.find(id);
+        if (paused == subscriptions_.end() || !paused->second.catch_up) return;
+        paused->second.catch_up.reset();
+        paused->second.attach_timer->cancel();
+        catch_ups_running.fetch_sub(1);
+      });
+    }
   });
   entry.catch_up->on_error([self = self(), this, id](const std::exception_ptr& error) {
     std::string code = "catch_up_failed";
@@ -183,7 +197,7 @@ void ClientSession::try_attach(const std::string& id) {
     entry.catch_up.reset();
     catch_ups_running.fetch_sub(1);
     entry.attached = true;
-    for (const auto& event : replay) deliver(*entry.sub, event);
+    for (const auto& event : replay) offer(*entry.sub, event, /*live=*/false);
     return;
   }
   entry.attach_timer->expires_after(kAttachRetry);
@@ -218,11 +232,16 @@ void ClientSession::drop_subscriptions() {
 }
 
 void ClientSession::deliver(const hub::Subscription& sub, const hub::SharedEvent& event) {
+  offer(sub, event, /*live=*/true);
+}
+
+void ClientSession::offer(const hub::Subscription& sub, const hub::SharedEvent& event, bool live) {
   if (closing_) return;
   auto size = event->json.size();
   if (!backlog_.empty() ||
       (!queue_.empty() && queued_bytes_ + size > context_.config.send_queue_bytes)) {
-    if (backlog_bytes_ + size > kBacklogFactor * context_.config.send_queue_bytes) {
+    // Only live events judge a client slow: a replay or a catch-up is paced by its reading.
+    if (live && backlog_bytes_ + size > kBacklogFactor * context_.config.send_queue_bytes) {
       // The client reads slower than events come: cut it off rather than let it hold memory
       // or slow anyone else. Its cursor lets it resume exactly where it was.
       context_.metrics.clients_dropped_slow.fetch_add(1);
@@ -272,6 +291,17 @@ void ClientSession::pump() {
     metrics.commit_to_send.observe(std::chrono::system_clock::now() - event->commit_time);
     backlog_.pop_front();
     enqueue(std::move(message));
+  }
+  if (backlog_bytes_ <= context_.config.send_queue_bytes / 2) resume_catch_ups();
+}
+
+void ClientSession::resume_catch_ups() {
+  for (auto& [id, entry] : subscriptions_) {
+    if (entry.paused_at && !entry.catch_up && !closing_) {
+      auto from = *entry.paused_at;
+      entry.paused_at.reset();
+      start_catch_up(entry, from);
+    }
   }
 }
 

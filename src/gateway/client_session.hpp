@@ -102,9 +102,14 @@ class ClientSession : public hub::Subscriber {
     std::unique_ptr<hub::Subscription> sub;
     std::unique_ptr<ChangeStream> catch_up;  ///< set while catching up from the database
     std::unique_ptr<boost::asio::steady_timer> attach_timer;
+    std::optional<Cursor> paused_at;  ///< catch-up paused for the client to read; go on from here
     bool attached = false;
   };
   void deliver(const hub::Subscription& sub, const hub::SharedEvent& event) override;
+  /// Sends or backlogs an event. Live events that overflow the backlog cut the client off;
+  /// replayed and caught-up ones wait for it.
+  void offer(const hub::Subscription& sub, const hub::SharedEvent& event, bool live);
+  void resume_catch_ups();
   void start_catch_up(Entry& entry, const Cursor& from);
   void try_attach(const std::string& id);
   void schedule_heartbeat();

@@ -13,6 +13,7 @@
 #include <boost/url/parse.hpp>
 #include <thread>
 
+#include <filesystem>
 #include <fstream>
 
 #include "gateway/demo_api.hpp"
@@ -101,6 +102,8 @@ std::optional<std::string> read_static(const std::string& root, std::string path
       path.find('\\') != std::string::npos) {
     return std::nullopt;
   }
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(root + path, ec)) return std::nullopt;  // not a directory
   std::ifstream in(root + path, std::ios::binary);
   if (!in) return std::nullopt;
   std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -137,8 +140,18 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     bool websocket = path == "/ws";
     bool sse = path == "/sse";
     if (!websocket && !sse) {
-      if (shared_.demo && path.starts_with("/api/")) return demo_api(std::move(request), path);
-      if (shared_.demo && request.method() == http::verb::get) {
+      if (shared_.demo && path.starts_with("/api/")) {
+        // Only JSON bodies: a cross-origin page then needs a CORS preflight, which this server
+        // never grants, so no other site can write through a visitor's browser.
+        auto type = request[http::field::content_type];
+        if (request.method() != http::verb::delete_ && !type.starts_with("application/json")) {
+          return reply(request, http::status::unsupported_media_type, "application/json",
+                       "{\"error\":\"Content-Type must be application/json\"}");
+        }
+        return demo_api(std::move(request), path);
+      }
+      bool read_only = request.method() == http::verb::get;
+      if (shared_.demo && read_only) {
         if (auto file = read_static(shared_.config.web_root, path)) {
           return reply(request, http::status::ok,
                        content_type(path.ends_with("/") ? std::string("index.html") : path),
@@ -209,7 +222,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
     auto response = std::make_shared<http::response<http::string_body>>(status, request.version());
     response->set(http::field::server, "pgpulse");
     response->set(http::field::content_type, type);
-    response->set(http::field::access_control_allow_origin, "*");
+    if (!path_of(request.target()).starts_with("/api/")) {
+      response->set(http::field::access_control_allow_origin, "*");
+    }
     response->keep_alive(request.keep_alive() && static_cast<int>(status) < 400);
     response->body() = std::move(body);
     response->prepare_payload();

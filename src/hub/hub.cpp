@@ -61,7 +61,9 @@ Hub::Hub(std::vector<boost::asio::io_context*> loops, RingLimits limits) : limit
 
 void Hub::set_base(const Cursor& start) {
   std::lock_guard lock(mutex_);
-  if (ring_.empty()) base_ = start;
+  // Events published before this call all came after `start`; a base already moved further by
+  // evictions stays.
+  if (after(start, base_)) base_ = start;
 }
 
 void Hub::publish(const ChangeEvent& event) {

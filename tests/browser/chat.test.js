@@ -129,8 +129,8 @@ describe('chat demo', () => {
     await ada.page.fill('#body', text);
     const started = Date.now();
     await ada.page.press('#body', 'Enter');
-    await message(blocked.page, text).waitFor({ timeout: 1000 });
-    t.diagnostic(`over SSE after ${Date.now() - started} ms`);
+    await message(blocked.page, text).waitFor({ timeout: 5000 });
+    t.diagnostic(`over SSE after ${Date.now() - started} ms (as the test driver sees it)`);
     await blocked.context.close();
   });
 
@@ -145,7 +145,8 @@ describe('chat demo', () => {
     const row = page.locator(`#body tr[data-key="id:${body.id}"]`);
     await row.waitFor({ timeout: 2000 });
     assert.match(await row.getAttribute('class'), /flash-insert/);
-    assert.ok(Number(await page.textContent('#rate')) > 0, 'events/s counts the burst');
+    // The figure covers the last second and is redrawn every 250 ms.
+    await eventually(async () => Number(await page.textContent('#rate')) > 0, 'events/s above 0', 1000);
     const headers = await page.locator('#head th').allTextContents();
     assert.deepEqual(headers, ['id', 'room', 'author', 'body', 'sent_at']);
 

@@ -12,7 +12,6 @@
 #include <jwt.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -253,13 +252,6 @@ class StalledWsClient {
 
   int fd_ = -1;
   std::string received_;
-};
-
-// One Prometheus sample line.
-struct Sample {
-  std::string name;
-  std::string labels;
-  double value = 0;
 };
 
 // Parses the Prometheus text exposition strictly; failures are reported as test failures.
@@ -1011,7 +1003,7 @@ TEST_F(GatewayAuthTest, TheTokensForcedFilterIsAndedWithTheClientsFilter) {
   EXPECT_THAT(row_ids(sse_changes(sse, 3)), ElementsAre(2, 4, 6));
 }
 
-TEST_F(GatewayAuthTest, ConnectionsAreClosedWhenTheirTokenExpiresWebSocketWith1008) {
+TEST_F(GatewayAuthTest, AnExpiringTokenClosesTheWebSocketWith1008AndEndsTheSseStream) {
   auto table = make_table("id int PRIMARY KEY");
   auto gateway = start();
   // The server allows 30 s of clock skew past `exp` (AuthConfig::leeway, which no flag sets):
@@ -1111,9 +1103,9 @@ TEST_F(GatewayTest, AResumeFarBehindIsPacedByTheClientNotCutOffAgain) {
     if (!got.empty()) last = text_of(got.back().at("id"));
     if (ws.closed()) close_codes.push_back(ws.close_code());
   }
-  EXPECT_THAT(row_ids(got), ElementsAreArray(range(2, kRows + 1)))
-      << "got " << got.size() << " of " << kRows << " rows in 3 attempts; close codes: "
-      << ::testing::PrintToString(close_codes);
+  ASSERT_EQ(got.size(), std::size_t{kRows})
+      << "rows received in 3 attempts; close codes: " << ::testing::PrintToString(close_codes);
+  EXPECT_THAT(row_ids(got), ElementsAreArray(range(2, kRows + 1)));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,9 +52,10 @@ std::string unique_name(const std::string& prefix) {
     name += "_";
     name += info->name();
   }
-  name += "_" + std::to_string(++counter);
+  // Cut before the counter, so two names of one long-named test still differ.
+  name = name.substr(0, 50) + "_" + std::to_string(++counter);
   for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return name.substr(0, 60);
+  return name;
 }
 
 std::string ident(const std::string& name) {

@@ -99,6 +99,8 @@ export interface Realtime {
     spec: SubscribeSpec,
     handler: (event: ChangeEvent<Row>) => void,
   ): Subscription;
+  /** Returns a function that removes the listener. The first state ('connecting') is set
+   *  inside connect(), before any listener can be added: read `state` for it. */
   on(name: 'state', listener: (change: StateChange) => void): () => void;
   on(name: 'error', listener: (error: ServerError) => void): () => void;
   off(name: 'state' | 'error', listener: (...args: any[]) => void): void;

@@ -148,6 +148,8 @@ class Realtime {
     this._generation = 0; // bumps on every teardown, so late callbacks of old sockets do nothing
     this._transport = null; // the transport of the attempt under way or open
     this._opened = { websocket: false, sse: false }; // ever opened, for 'auto'
+    this._lastOpenFailed = false; // the last attempt failed before opening
+    this._sseOpened = false; // every EventSource of the current SSE attempt has opened
     this._ws = null;
     this._sources = new Map(); // subscription id -> EventSource (SSE)
     this._retryTimer = null;
@@ -272,7 +274,13 @@ class Realtime {
       this._feedWatchdog();
       this._onWsMessage(message.data);
     };
-    ws.onerror = () => {}; // the close event that follows says what happened
+    // Browsers follow an error with a close event, which says more; some runtimes (Node 20's
+    // WebSocket) fire only the error when the connection is refused.
+    ws.onerror = () => {
+      if (generation !== this._generation || opened) return;
+      this._ws = null;
+      this._failedToOpen('WebSocket failed to open');
+    };
     ws.onclose = (event) => {
       if (generation !== this._generation) return;
       this._ws = null;

@@ -163,13 +163,9 @@ function render(m) {
   const body = el('p', 'body', row.body);
 
   const actions = el('div', 'actions');
-  const edit = el('button', 'edit', 'Edit');
-  edit.type = 'button';
-  edit.setAttribute('aria-label', `Edit message ${row.id}`);
+  const edit = iconButton('edit', `Edit message ${row.id}`, ICONS.edit);
   edit.addEventListener('click', () => startEdit(m));
-  const del = el('button', 'delete', 'Delete');
-  del.type = 'button';
-  del.setAttribute('aria-label', `Delete message ${row.id}`);
+  const del = iconButton('delete', `Delete message ${row.id}`, ICONS.delete);
   del.addEventListener('click', () => api('DELETE', `/api/messages/${row.id}`));
   actions.append(edit, del);
 
@@ -177,6 +173,27 @@ function render(m) {
   const bubble = el('div', 'bubble');
   bubble.append(meta, body);
   li.replaceChildren(avatar, bubble);
+}
+
+// Small inline icons (24x24 paths): no icon font, no external file.
+const ICONS = {
+  edit: 'M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4',
+  delete: 'M5 7h14M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3',
+};
+
+function iconButton(className, label, path) {
+  const button = el('button', className);
+  button.type = 'button';
+  button.title = label.replace(/ \d+$/, '');
+  button.setAttribute('aria-label', label);
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  const shape = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+  shape.setAttribute('d', path);
+  svg.append(shape);
+  button.append(svg);
+  return button;
 }
 
 function el(tag, className, text) {

@@ -488,3 +488,28 @@ describe('URLs', () => {
     assert.throws(() => connect(URL_WS, { transport: 'carrier-pigeon' }), /transport/);
   });
 });
+
+describe('runtimes', () => {
+  test('a WebSocket that fires only an error when refused (Node 20) still leads to a retry', async () => {
+    const { rt, clock, WS, states, lastWs } = setup({ transport: 'websocket' });
+    lastWs().open();
+    lastWs().serverClose(1006);
+    clock.advance(states.at(-1).delayMs);
+    lastWs().onerror({}); // no close event follows
+    await flush();
+    assert.equal(rt.state, 'reconnecting');
+    assert.equal(states.at(-1).attempt, 2);
+    clock.advance(states.at(-1).delayMs);
+    assert.equal(WS.instances.length, 3);
+  });
+
+  test('an error followed by a close (browsers) counts as one failure', async () => {
+    const { clock, states, lastWs } = setup({ transport: 'websocket' });
+    lastWs().open();
+    lastWs().serverClose(1006);
+    clock.advance(states.at(-1).delayMs);
+    lastWs().failToOpen(); // error, then close
+    await flush();
+    assert.deepEqual(states.map((s) => `${s.state}${s.attempt ?? ''}`), ['open', 'reconnecting1', 'reconnecting2']);
+  });
+});
