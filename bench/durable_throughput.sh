@@ -56,7 +56,8 @@ PGBENCH=$PGPULSE_TEST_PGBIN/pgbench
 TMP=$(mktemp -d /tmp/pgpulse-bench.XXXXXX)
 chmod 755 "$TMP"
 bg_pid=""  # the watcher or the drain timer, whichever runs now
-cleanup() { [ -n "$bg_pid" ] && kill "$bg_pid" 2>/dev/null; rm -rf "$TMP"; }
+# (A failed kill must not stop the cleanup: set -e also holds in this trap.)
+cleanup() { if [ -n "$bg_pid" ]; then kill "$bg_pid" 2>/dev/null || true; fi; rm -rf "$TMP"; }
 trap cleanup EXIT
 # One binary for the whole run, even if build/pgpulse is rebuilt meanwhile (a copy taken
 # while the linker writes it does not run: then wait and copy again).
