@@ -27,7 +27,7 @@ DB=$PGPULSE_TEST_DB
 PGBENCH=$PGPULSE_TEST_PGBIN/pgbench
 TMP=$(mktemp -d /tmp/pgpulse-fanout.XXXXXX)
 gateway_pid=""
-cleanup() { [ -n "$gateway_pid" ] && kill "$gateway_pid" 2>/dev/null; rm -rf "$TMP"; }
+cleanup() { if [ -n "$gateway_pid" ]; then kill "$gateway_pid" 2>/dev/null || true; fi; rm -rf "$TMP"; }
 trap cleanup EXIT
 
 psql -q "$DB" -c "CREATE TABLE bench (id bigserial PRIMARY KEY, room int, body text)"

@@ -63,7 +63,7 @@ fi
 
 TMP=$(mktemp -d /tmp/pgpulse-bench.XXXXXX)
 timer_pid=""
-cleanup() { [ -n "$timer_pid" ] && kill "$timer_pid" 2>/dev/null; rm -rf "$TMP"; }
+cleanup() { if [ -n "$timer_pid" ]; then kill "$timer_pid" 2>/dev/null || true; fi; rm -rf "$TMP"; }
 trap cleanup EXIT
 RUNS=$TMP/runs.jsonl  # one JSON object per run (or per skipped listener)
 : >"$RUNS"
