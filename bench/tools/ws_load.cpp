@@ -79,7 +79,8 @@ class Client : public std::enable_shared_from_this<Client> {
     on_ready_ = std::move(on_ready);
     beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(30));
     beast::get_lowest_layer(ws_).async_connect(
-        tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(options_.port)),
+        tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                      static_cast<unsigned short>(options_.port)),
         [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
   }
 
@@ -91,8 +92,9 @@ class Client : public std::enable_shared_from_this<Client> {
 
   void on_connect(beast::error_code ec) {
     if (ec) return fail();
-    ws_.async_handshake("127.0.0.1", "/ws",
-                        [self = shared_from_this()](beast::error_code e) { self->on_handshake(e); });
+    ws_.async_handshake("127.0.0.1", "/ws", [self = shared_from_this()](beast::error_code e) {
+      self->on_handshake(e);
+    });
   }
 
   void on_handshake(beast::error_code ec) {
@@ -105,10 +107,11 @@ class Client : public std::enable_shared_from_this<Client> {
       return;
     }
     request_ = R"({"type":"subscribe","id":"s","table":")" + options_.table + "\"}";
-    ws_.async_write(net::buffer(request_), [self = shared_from_this()](beast::error_code e, std::size_t) {
-      if (e) return self->fail();
-      self->read();
-    });
+    ws_.async_write(net::buffer(request_),
+                    [self = shared_from_this()](beast::error_code e, std::size_t) {
+                      if (e) return self->fail();
+                      self->read();
+                    });
   }
 
   void read() {
@@ -130,8 +133,9 @@ class Client : public std::enable_shared_from_this<Client> {
       // Sample latency: every client's every 16th event keeps the tool's own cost low.
       if ((stats_.events & 15) == 0) {
         auto committed = commit_micros(text);
-        if (committed) stats_.latency_us.push_back(static_cast<std::uint32_t>(
-                           std::max<std::int64_t>(0, now_micros() - committed)));
+        if (committed)
+          stats_.latency_us.push_back(
+              static_cast<std::uint32_t>(std::max<std::int64_t>(0, now_micros() - committed)));
       }
     } else if (text.starts_with(R"({"type":"subscribed")")) {
       ++stats_.subscribed;
@@ -164,12 +168,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc + 1; ++i) {
     std::string arg = argv[i];
     auto next = [&] { return std::string(i + 1 < argc ? argv[++i] : ""); };
-    if (arg == "--port") options.port = std::stoi(next());
-    else if (arg == "--clients") options.clients = std::stoi(next());
-    else if (arg == "--table") options.table = next();
-    else if (arg == "--seconds") options.seconds = std::stod(next());
-    else if (arg == "--idle") options.idle = true;
-    else if (arg == "--connect-batch") options.connect_batch = std::stoi(next());
+    if (arg == "--port")
+      options.port = std::stoi(next());
+    else if (arg == "--clients")
+      options.clients = std::stoi(next());
+    else if (arg == "--table")
+      options.table = next();
+    else if (arg == "--seconds")
+      options.seconds = std::stod(next());
+    else if (arg == "--idle")
+      options.idle = true;
+    else if (arg == "--connect-batch")
+      options.connect_batch = std::stoi(next());
   }
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
@@ -193,7 +203,8 @@ int main(int argc, char** argv) {
         if (ready == options.clients) {
           all_ready = Clock::now();
           std::fprintf(stderr, "ready: %d clients (%d failed) in %.2f s\n", stats.connected,
-                       stats.failed, std::chrono::duration<double>(all_ready - connect_start).count());
+                       stats.failed,
+                       std::chrono::duration<double>(all_ready - connect_start).count());
           std::fprintf(stderr, "ready\n");
         }
         launch();
@@ -208,14 +219,17 @@ int main(int argc, char** argv) {
   stats.latency_us.clear();
   double cpu_before = cpu_seconds();
   auto begin = Clock::now();
-  io.run_for(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds)));
+  io.run_for(
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.seconds)));
   double elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
   double cpu = cpu_seconds() - cpu_before;
   auto& lat = stats.latency_us;
   std::sort(lat.begin(), lat.end());
   auto pct = [&](double p) -> double {
     if (lat.empty()) return 0;
-    return lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * static_cast<double>(lat.size())))] / 1000.0;
+    return lat[std::min(lat.size() - 1,
+                        static_cast<std::size_t>(p * static_cast<double>(lat.size())))] /
+           1000.0;
   };
   std::printf(
       "{\"clients\":%d,\"connected\":%d,\"failed\":%d,\"closed\":%d,\"seconds\":%.3f,"

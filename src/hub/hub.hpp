@@ -61,8 +61,8 @@ class LoopHub {
 };
 
 struct RingLimits {
-  std::size_t max_events = 100000;       ///< recent events kept for resuming from memory
-  std::size_t max_bytes = 64u << 20;     ///< and at most this much of their JSON
+  std::size_t max_events = 100000;    ///< recent events kept for resuming from memory
+  std::size_t max_bytes = 64u << 20;  ///< and at most this much of their JSON
 };
 
 class Hub {

@@ -250,8 +250,7 @@ boost::json::object WsClient::subscribe(const std::string& id, const std::string
 
 void WsClient::close() {
   impl_->on_thread([impl = impl_.get()](auto done) {
-    impl->ws.async_close(websocket::close_code::normal,
-                         [done](beast::error_code ec) { done(ec); });
+    impl->ws.async_close(websocket::close_code::normal, [done](beast::error_code ec) { done(ec); });
   });
   closed_ = true;
 }
