@@ -252,6 +252,10 @@ void ClientSession::offer(const hub::Subscription& sub, const hub::SharedEvent& 
     backlog_bytes_ += size;
     return;
   }
+  send_event(sub, event);
+}
+
+void ClientSession::send_event(const hub::Subscription& sub, const hub::SharedEvent& event) {
   auto message = frame_event(sub, event);
   auto& metrics = context_.metrics;
   metrics.events_out.fetch_add(1, std::memory_order_relaxed);
@@ -283,14 +287,10 @@ void ClientSession::pump() {
     if (queued_bytes_ + event->json.size() > context_.config.send_queue_bytes && !queue_.empty()) {
       return;
     }
-    auto message = frame_event(*sub, event);
     backlog_bytes_ -= event->json.size();
-    auto& metrics = context_.metrics;
-    metrics.events_out.fetch_add(1, std::memory_order_relaxed);
-    metrics.bytes_out.fetch_add(message.size(), std::memory_order_relaxed);
-    metrics.commit_to_send.observe(std::chrono::system_clock::now() - event->commit_time);
+    auto next = std::move(backlog_.front());
     backlog_.pop_front();
-    enqueue(std::move(message));
+    send_event(*next.first, next.second);
   }
   if (backlog_bytes_ <= context_.config.send_queue_bytes / 2) resume_catch_ups();
 }

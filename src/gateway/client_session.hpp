@@ -5,6 +5,8 @@
 // Threads: a session lives on one event loop; every member runs there.
 #pragma once
 
+#include <array>
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <memory>
@@ -51,6 +53,12 @@ struct Outgoing {
   std::string_view tail;
   std::string_view body_view() const { return event && body.empty() ? event->json : body; }
   std::size_t size() const { return head.size() + body_view().size() + tail.size(); }
+  /// The three parts as one buffer sequence, for a gathered write.
+  std::array<boost::asio::const_buffer, 3> buffers() const {
+    auto middle = body_view();
+    return {boost::asio::buffer(head), boost::asio::buffer(middle.data(), middle.size()),
+            boost::asio::buffer(tail.data(), tail.size())};
+  }
 };
 
 class ClientSession : public hub::Subscriber {
@@ -114,6 +122,8 @@ class ClientSession : public hub::Subscriber {
   void try_attach(const std::string& id);
   void schedule_heartbeat();
 
+  /// Frames `event`, counts it in the metrics and queues it.
+  void send_event(const hub::Subscription& sub, const hub::SharedEvent& event);
   /// Moves backlog into the send queue while it has room.
   void pump();
 

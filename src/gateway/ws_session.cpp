@@ -152,11 +152,7 @@ class WsSession final : public ClientSession,
   void start_write() override {
     if (writing_ || !has_pending()) return;
     writing_ = true;
-    const auto& message = front();
-    auto body = message.body_view();
-    std::array<net::const_buffer, 3> buffers{net::buffer(message.head),
-                                             net::buffer(body.data(), body.size()),
-                                             net::buffer(message.tail.data(), message.tail.size())};
+    auto buffers = front().buffers();
     ws_.text(true);
     ws_.async_write(buffers, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_write(ec);
