@@ -4,10 +4,11 @@
 //   auto message = parse_client_message(R"({"type":"subscribe","id":"s1","table":"messages"})");
 //   if (auto* s = std::get_if<SubscribeRequest>(&message)) ...   // s->schema == "public"
 //
-// Events are serialized once per change and shared by every session: a session sends
-// event_prefix(sub) + the shared event JSON + kEventSuffix as one WebSocket message (a buffer
-// sequence), so fanning out costs no copy of the event. A subscription with a column list
-// sends project_columns(event, columns) instead of the shared JSON.
+// Events are serialized once per change and shared by every session. A session frames an
+// event by appending event_prefix(sub) + the shared JSON + kEventSuffix (WebSocket) or
+// append_sse_event() (SSE) to its send buffer, so fanning out costs one memcpy of the event
+// per client and no allocation: many small messages then leave in one write. A subscription
+// with a column list frames project_columns(event, columns) instead of the shared JSON.
 //
 // Nothing here does I/O or keeps state: every function may run on any thread.
 #pragma once
@@ -90,6 +91,27 @@ std::string heartbeat();
 std::string event_prefix(std::string_view subscription_id);
 /// What follows the event JSON.
 inline constexpr std::string_view kEventSuffix = "}";
+
+/// Appends the WebSocket message of one event, given the subscription's event_prefix().
+inline void append_event_message(std::string& out, std::string_view prefix,
+                                 std::string_view event_json) {
+  out.append(prefix).append(event_json).append(kEventSuffix);
+}
+
+/// Appends one Server-Sent Event carrying a change: `id:` is the cursor, so a browser's
+/// EventSource resumes from it by itself.
+///   id: <cursor>\nevent: change\ndata: <event_json>\n\n
+inline void append_sse_event(std::string& out, std::string_view cursor,
+                             std::string_view event_json) {
+  out.append("id: ").append(cursor).append("\nevent: change\ndata: ").append(event_json).append(
+      "\n\n");
+}
+
+/// Appends one Server-Sent Event of type `type` with one line of `data` (which holds no
+/// newline: every JSON text the server makes is one line).
+inline void append_sse_message(std::string& out, std::string_view type, std::string_view data) {
+  out.append("event: ").append(type).append("\ndata: ").append(data).append("\n\n");
+}
 
 /// `event_json` (an event line, as pgpulse::append_json writes it) with its "new" and "old"
 /// rows cut down to the members named in `columns`, kept in the row's order and text; other

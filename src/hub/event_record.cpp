@@ -32,6 +32,7 @@ boost::json::object parse_row(const std::optional<std::string>& text) {
 SharedEvent make_record(const ChangeEvent& event) {
   auto record = std::make_shared<EventRecord>();
   record->id = event.id;
+  record->id_text = event.id.to_string();
   record->schema = event.schema;
   record->table = event.table;
   record->op = event.op;

@@ -13,6 +13,7 @@ namespace pgpulse::hub {
 
 struct EventRecord {
   Cursor id = Cursor::at(0);
+  std::string id_text;  ///< id.to_string(), made once: SSE puts it in every event
   std::string schema;
   std::string table;
   Op op = Op::kInsert;
