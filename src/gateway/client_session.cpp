@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 
+#include "gateway/protocol.hpp"
 #include "pgpulse/error.hpp"
 
 namespace pgpulse::gateway {
@@ -16,6 +17,9 @@ constexpr std::chrono::milliseconds kAttachRetry{100};
 // A client may fall this many send queues behind (in a backlog of shared events) before it is
 // cut off as too slow.
 constexpr std::size_t kBacklogFactor = 8;
+// A send buffer that grew in a burst gives its memory back once it is written, so ten
+// thousand quiet clients do not each keep the peak of a past burst.
+constexpr std::size_t kKeepBufferBytes = 64 * 1024;
 
 std::string quote_ident(const std::string& name) {
   std::string out = "\"";
@@ -39,7 +43,8 @@ ClientSession::ClientSession(ServerContext& context, std::size_t loop, std::opti
 
 ClientSession::~ClientSession() {
   drop_subscriptions();
-  context_.metrics.queued_bytes.fetch_sub(static_cast<std::int64_t>(queued_bytes_));
+  report_metrics();
+  context_.metrics.queued_bytes.fetch_sub(queued_reported_);
   context_.metrics.clients.fetch_sub(1);
 }
 
@@ -71,6 +76,7 @@ bool ClientSession::subscribe(const SubscriptionSpec& spec) {
   sub->table_key = key;
   sub->ops = spec.ops;
   sub->columns = spec.columns;
+  sub->message_prefix = event_prefix(id);
   sub->subscriber = this;
   try {
     sub->filter = hub::RowFilter::parse(spec.filter);
@@ -239,7 +245,7 @@ void ClientSession::offer(const hub::Subscription& sub, const hub::SharedEvent& 
   if (closing_) return;
   auto size = event->json.size();
   if (!backlog_.empty() ||
-      (!queue_.empty() && queued_bytes_ + size > context_.config.send_queue_bytes)) {
+      (queued_bytes_ != 0 && queued_bytes_ + size > context_.config.send_queue_bytes)) {
     // Only live events judge a client slow: a replay or a catch-up is paced by its reading.
     if (live && backlog_bytes_ + size > kBacklogFactor * context_.config.send_queue_bytes) {
       // The client reads slower than events come: cut it off rather than let it hold memory
@@ -252,45 +258,87 @@ void ClientSession::offer(const hub::Subscription& sub, const hub::SharedEvent& 
     backlog_bytes_ += size;
     return;
   }
-  send_event(sub, event);
+  send_event(sub, *event);
 }
 
-void ClientSession::send_event(const hub::Subscription& sub, const hub::SharedEvent& event) {
-  auto message = frame_event(sub, event);
-  auto& metrics = context_.metrics;
-  metrics.events_out.fetch_add(1, std::memory_order_relaxed);
-  metrics.bytes_out.fetch_add(message.size(), std::memory_order_relaxed);
-  metrics.commit_to_send.observe(std::chrono::system_clock::now() - event->commit_time);
-  enqueue(std::move(message));
+void ClientSession::send_event(const hub::Subscription& sub, const hub::EventRecord& event) {
+  auto before = queued_bytes_;
+  enqueue([&](std::string& out) { frame_event(out, sub, event); });
+  ++events_framed_;
+  bytes_framed_ += queued_bytes_ - before;
+  latency_.observe(std::chrono::system_clock::now() - event.commit_time);
 }
 
-void ClientSession::enqueue(Outgoing message) {
-  if (closing_) return;
-  auto size = message.size();
-  queued_bytes_ += size;
-  context_.metrics.queued_bytes.fetch_add(static_cast<std::int64_t>(size));
-  queue_.push_back(std::move(message));
-  if (!writing_) start_write();
+void ClientSession::schedule_write() {
+  if (writing_ || write_scheduled_) return;
+  write_scheduled_ = true;
+  boost::asio::post(context_.hub.io(loop_), [self = self(), this] {
+    write_scheduled_ = false;
+    start_write();
+  });
 }
 
-void ClientSession::pop_front() {
-  auto size = queue_.front().size();
-  queued_bytes_ -= size;
-  context_.metrics.queued_bytes.fetch_sub(static_cast<std::int64_t>(size));
-  queue_.pop_front();
+std::string_view ClientSession::next_write(bool whole_messages, std::size_t max_bytes) {
+  if (next_end_ == writing_ends_.size()) {
+    // Everything written: what was queued meanwhile is next.
+    if (pending_ends_.empty()) return {};
+    if (writing_buffer_.capacity() > kKeepBufferBytes) {
+      std::string().swap(writing_buffer_);
+      std::vector<std::size_t>().swap(writing_ends_);
+    }
+    writing_buffer_.clear();
+    writing_ends_.clear();
+    writing_buffer_.swap(pending_);
+    writing_ends_.swap(pending_ends_);
+    write_from_ = 0;
+    next_end_ = 0;
+    report_metrics();
+  }
+  write_to_ = writing_ends_[next_end_++];
+  while (whole_messages && next_end_ < writing_ends_.size() &&
+         writing_ends_[next_end_] - write_from_ <= max_bytes) {
+    write_to_ = writing_ends_[next_end_++];
+  }
+  return std::string_view(writing_buffer_).substr(write_from_, write_to_ - write_from_);
+}
+
+void ClientSession::wrote() {
+  queued_bytes_ -= write_to_ - write_from_;
+  write_from_ = write_to_;
+  if (next_end_ == writing_ends_.size() && writing_buffer_.capacity() > kKeepBufferBytes) {
+    std::string().swap(writing_buffer_);
+    std::vector<std::size_t>().swap(writing_ends_);
+    next_end_ = write_from_ = write_to_ = 0;
+  }
   pump();
+}
+
+void ClientSession::report_metrics() {
+  auto& metrics = context_.metrics;
+  if (events_framed_ != 0) {
+    metrics.events_out.fetch_add(events_framed_, std::memory_order_relaxed);
+    metrics.bytes_out.fetch_add(bytes_framed_, std::memory_order_relaxed);
+    events_framed_ = bytes_framed_ = 0;
+    metrics.commit_to_send.add(latency_);
+  }
+  auto queued = static_cast<std::int64_t>(queued_bytes_);
+  if (queued != queued_reported_) {
+    metrics.queued_bytes.fetch_add(queued - queued_reported_, std::memory_order_relaxed);
+    queued_reported_ = queued;
+  }
 }
 
 void ClientSession::pump() {
   while (!backlog_.empty() && !closing_) {
     auto& [sub, event] = backlog_.front();
-    if (queued_bytes_ + event->json.size() > context_.config.send_queue_bytes && !queue_.empty()) {
+    if (queued_bytes_ != 0 &&
+        queued_bytes_ + event->json.size() > context_.config.send_queue_bytes) {
       return;
     }
     backlog_bytes_ -= event->json.size();
     auto next = std::move(backlog_.front());
     backlog_.pop_front();
-    send_event(*next.first, next.second);
+    send_event(*next.first, *next.second);
   }
   if (backlog_bytes_ <= context_.config.send_queue_bytes / 2) resume_catch_ups();
 }

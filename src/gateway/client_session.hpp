@@ -2,11 +2,13 @@
 // memory or caught up from the database), a send queue bounded in bytes, heartbeats, and the
 // token's expiry. The transports add framing and I/O.
 //
+// The send queue is one buffer of framed messages back to back (uWebSockets calls this
+// corking): framing an event appends its shared JSON, so a delivery costs a memcpy and no
+// allocation, and everything queued while a write was under way leaves in the next one.
+//
 // Threads: a session lives on one event loop; every member runs there.
 #pragma once
 
-#include <array>
-#include <boost/asio/buffer.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <memory>
@@ -44,23 +46,6 @@ struct SubscriptionSpec {
   std::optional<std::string> from;  ///< cursor text; none: from now on
 };
 
-/// One message to send: `head` + body + `tail`, where the body is the shared JSON of an event
-/// (not copied per client) or, for control messages and column-limited events, owned text.
-struct Outgoing {
-  std::string head;
-  hub::SharedEvent event;
-  std::string body;
-  std::string_view tail;
-  std::string_view body_view() const { return event && body.empty() ? event->json : body; }
-  std::size_t size() const { return head.size() + body_view().size() + tail.size(); }
-  /// The three parts as one buffer sequence, for a gathered write.
-  std::array<boost::asio::const_buffer, 3> buffers() const {
-    auto middle = body_view();
-    return {boost::asio::buffer(head), boost::asio::buffer(middle.data(), middle.size()),
-            boost::asio::buffer(tail.data(), tail.size())};
-  }
-};
-
 class ClientSession : public hub::Subscriber {
  public:
   ~ClientSession() override;
@@ -81,22 +66,36 @@ class ClientSession : public hub::Subscriber {
   void start_timers();
   void stop_timers();
 
-  /// Puts a message in the send queue; overflowing the queue closes the session (4000).
-  void enqueue(Outgoing message);
-  /// For transports: the message being written, and its completion.
-  bool has_pending() const noexcept { return !queue_.empty(); }
-  const Outgoing& front() const { return queue_.front(); }
-  void pop_front();
+  /// Frames one message into the send queue with `frame(out)`, which appends to `out`, and
+  /// starts a write (after the current handlers, so a burst leaves in one write).
+  template <class Frame>
+  void enqueue(Frame&& frame) {
+    if (closing_) return;
+    auto before = pending_.size();
+    frame(pending_);
+    pending_ends_.push_back(pending_.size());
+    queued_bytes_ += pending_.size() - before;
+    schedule_write();
+  }
+  /// For transports: the next bytes to write, empty when nothing waits. One message, or with
+  /// `whole_messages` as many as fit in `max_bytes` (at least one).
+  std::string_view next_write(bool whole_messages, std::size_t max_bytes);
+  /// The bytes of the last next_write() are written.
+  void wrote();
+  bool has_pending() const noexcept { return queued_bytes_ != 0; }
   bool writing_ = false;
+  bool write_scheduled_ = false;
   bool closing_ = false;
 
   // Framing, by the transport.
-  virtual Outgoing frame_event(const hub::Subscription& sub, const hub::SharedEvent& event) = 0;
+  /// Appends the message of `event` for `sub` to `out`.
+  virtual void frame_event(std::string& out, const hub::Subscription& sub,
+                           const hub::EventRecord& event) = 0;
   virtual void send_subscribed(const std::string& id, const Cursor& cursor) = 0;
   virtual void send_error(const std::string& id, const std::string& code,
                           const std::string& message) = 0;
   virtual void send_heartbeat() = 0;
-  /// Starts writing the front of the queue if no write is under way.
+  /// Starts writing what is queued if no write is under way.
   virtual void start_write() = 0;
   /// Keeps the session alive across asynchronous callbacks.
   virtual std::shared_ptr<ClientSession> self() = 0;
@@ -122,14 +121,30 @@ class ClientSession : public hub::Subscriber {
   void try_attach(const std::string& id);
   void schedule_heartbeat();
 
-  /// Frames `event`, counts it in the metrics and queues it.
-  void send_event(const hub::Subscription& sub, const hub::SharedEvent& event);
+  /// Frames `event` into the send queue and counts it.
+  void send_event(const hub::Subscription& sub, const hub::EventRecord& event);
   /// Moves backlog into the send queue while it has room.
   void pump();
+  void schedule_write();
+  /// Brings the shared metrics up to date with this session's counts.
+  void report_metrics();
 
   std::unordered_map<std::string, Entry> subscriptions_;
-  std::deque<Outgoing> queue_;
-  std::size_t queued_bytes_ = 0;
+  // The send queue: `pending_` is filled while `writing_buffer_` is written, from
+  // `write_from_`; then they swap. `*_ends_` are the offsets where messages end.
+  std::string pending_;
+  std::vector<std::size_t> pending_ends_;
+  std::string writing_buffer_;
+  std::vector<std::size_t> writing_ends_;
+  std::size_t write_from_ = 0;
+  std::size_t write_to_ = 0;
+  std::size_t next_end_ = 0;      ///< index in writing_ends_ of the first message not written
+  std::size_t queued_bytes_ = 0;  ///< not yet written, in both buffers
+  // Counted here and added to the shared metrics once per write.
+  std::uint64_t events_framed_ = 0;
+  std::uint64_t bytes_framed_ = 0;
+  std::int64_t queued_reported_ = 0;
+  LatencyHistogram::Tally latency_;
   /// Events waiting for room in the send queue, in order: a replay or a catch-up bigger than
   /// the queue is paced by the client's reading instead of cutting it off. Only a client whose
   /// backlog keeps growing (kBacklogFactor send queues) is cut off.

@@ -4,14 +4,41 @@
 
 namespace pgpulse::gateway {
 
-void LatencyHistogram::observe(std::chrono::nanoseconds latency) noexcept {
+namespace {
+
+std::size_t bucket_of(std::chrono::nanoseconds latency) {
   double seconds = std::chrono::duration<double>(latency).count();
   std::size_t i = 0;
-  while (i < kBounds.size() && seconds > kBounds[i]) ++i;
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  sum_ns_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(latency.count(), 0)),
-                    std::memory_order_relaxed);
+  while (i < LatencyHistogram::kBounds.size() && seconds > LatencyHistogram::kBounds[i]) ++i;
+  return i;
+}
+
+std::uint64_t nonnegative(std::chrono::nanoseconds latency) {
+  return static_cast<std::uint64_t>(std::max<std::int64_t>(latency.count(), 0));
+}
+
+}  // namespace
+
+void LatencyHistogram::Tally::observe(std::chrono::nanoseconds latency) noexcept {
+  ++buckets_[bucket_of(latency)];
+  sum_ns_ += nonnegative(latency);
+  ++count_;
+}
+
+void LatencyHistogram::observe(std::chrono::nanoseconds latency) noexcept {
+  buckets_[bucket_of(latency)].fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(nonnegative(latency), std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void LatencyHistogram::add(Tally& tally) noexcept {
+  if (tally.empty()) return;
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    if (tally.buckets_[i] != 0) buckets_[i].fetch_add(tally.buckets_[i], std::memory_order_relaxed);
+  }
+  sum_ns_.fetch_add(tally.sum_ns_, std::memory_order_relaxed);
+  count_.fetch_add(tally.count_, std::memory_order_relaxed);
+  tally = Tally{};
 }
 
 void LatencyHistogram::render(std::string& out, const char* name, const char* help) const {

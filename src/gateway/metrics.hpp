@@ -15,7 +15,25 @@ class LatencyHistogram {
  public:
   static constexpr std::array<double, 13> kBounds = {
       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+
+  /// Observations collected by one session without atomics and added to the shared histogram
+  /// once per write: fan-out observes every delivery, and atomics shared by every event loop
+  /// would bounce their cache line between cores a million times a second.
+  class Tally {
+   public:
+    void observe(std::chrono::nanoseconds latency) noexcept;
+    bool empty() const noexcept { return count_ == 0; }
+
+   private:
+    friend class LatencyHistogram;
+    std::array<std::uint32_t, kBounds.size() + 1> buckets_{};
+    std::uint64_t sum_ns_ = 0;
+    std::uint32_t count_ = 0;
+  };
+
   void observe(std::chrono::nanoseconds latency) noexcept;
+  /// Adds `tally` and clears it.
+  void add(Tally& tally) noexcept;
   void render(std::string& out, const char* name, const char* help) const;
 
  private:

@@ -103,8 +103,11 @@ inline void append_event_message(std::string& out, std::string_view prefix,
 ///   id: <cursor>\nevent: change\ndata: <event_json>\n\n
 inline void append_sse_event(std::string& out, std::string_view cursor,
                              std::string_view event_json) {
-  out.append("id: ").append(cursor).append("\nevent: change\ndata: ").append(event_json).append(
-      "\n\n");
+  out.append("id: ")
+      .append(cursor)
+      .append("\nevent: change\ndata: ")
+      .append(event_json)
+      .append("\n\n");
 }
 
 /// Appends one Server-Sent Event of type `type` with one line of `data` (which holds no

@@ -27,6 +27,9 @@ constexpr std::string_view kHeaders =
     "Access-Control-Allow-Origin: *\r\n"
     "\r\n";
 
+// Events are plain text on one stream: many of them leave in one write.
+constexpr std::size_t kMaxWriteBytes = 256 * 1024;
+
 std::vector<std::string> split_list(std::string_view text) {
   std::vector<std::string> items;
   while (!text.empty()) {
@@ -49,7 +52,7 @@ class SseSession final : public ClientSession,
   void run(const Request& request) {
     beast::get_lowest_layer(stream_).expires_never();
     register_session(loop_, this->weak_from_this());
-    enqueue(Outgoing{std::string(kHeaders), nullptr, {}, {}});
+    enqueue([](std::string& out) { out += kHeaders; });
     SubscriptionSpec spec;
     spec.id = "sse";
     std::string error;
@@ -110,7 +113,7 @@ class SseSession final : public ClientSession,
     net::post(context_.hub.io(loop_),
               [self = this->shared_from_this()] { self->drop_subscriptions(); });
     // What is queued (an error event, say) still goes out; then the connection ends.
-    if (!writing_) shutdown();
+    if (!writing_) start_write();
   }
 
  private:
@@ -127,27 +130,39 @@ class SseSession final : public ClientSession,
                             });
   }
 
-  Outgoing frame_event(const hub::Subscription& sub, const hub::SharedEvent& event) override {
-    Outgoing out{"id: " + event->id.to_string() + "\nevent: change\ndata: ", event, {}, "\n\n"};
-    if (!sub.columns.empty()) out.body = project_columns(*event, sub.columns);
-    return out;
+  void frame_event(std::string& out, const hub::Subscription& sub,
+                   const hub::EventRecord& event) override {
+    if (sub.columns.empty()) {
+      append_sse_event(out, event.id_text, event.json);
+    } else {
+      append_sse_event(out, event.id_text, project_columns(event, sub.columns));
+    }
   }
 
   void send_subscribed(const std::string& id, const Cursor& cursor) override {
-    enqueue(
-        Outgoing{"event: subscribed\ndata: ", nullptr, subscribed(id, cursor.to_string()), "\n\n"});
+    enqueue([&](std::string& out) {
+      append_sse_message(out, "subscribed", subscribed(id, cursor.to_string()));
+    });
   }
   void send_error(const std::string& id, const std::string& code,
                   const std::string& message) override {
-    enqueue(Outgoing{"event: error\ndata: ", nullptr, error_message(id, code, message), "\n\n"});
+    enqueue([&](std::string& out) {
+      append_sse_message(out, "error", error_message(id, code, message));
+    });
   }
-  void send_heartbeat() override { enqueue(Outgoing{": heartbeat\n\n", nullptr, {}, {}}); }
+  void send_heartbeat() override {
+    enqueue([](std::string& out) { out += ": heartbeat\n\n"; });
+  }
 
   void start_write() override {
-    if (writing_ || !has_pending()) return;
+    if (writing_) return;
+    auto bytes = next_write(/*whole_messages=*/true, kMaxWriteBytes);
+    if (bytes.empty()) {
+      if (closing_) shutdown();
+      return;
+    }
     writing_ = true;
-    auto buffers = front().buffers();
-    net::async_write(stream_, buffers,
+    net::async_write(stream_, net::buffer(bytes.data(), bytes.size()),
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_write(ec);
                      });
@@ -160,12 +175,8 @@ class SseSession final : public ClientSession,
       drop_subscriptions();
       return;
     }
-    pop_front();
-    if (has_pending()) {
-      start_write();
-    } else if (closing_) {
-      shutdown();
-    }
+    wrote();
+    start_write();
   }
 
   void shutdown() {

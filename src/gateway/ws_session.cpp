@@ -3,6 +3,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <boost/url/parse.hpp>
 
 #include "gateway/protocol.hpp"
 #include "gateway/transports.hpp"
@@ -18,6 +19,19 @@ namespace {
 
 // A stuck peer cannot hold a closing session forever.
 constexpr auto kCloseGrace = std::chrono::seconds(2);
+// Largest frame a batching client gets (unless one message is larger): big enough that a
+// burst costs few writes, small enough that the first message of it is not held up long.
+constexpr std::size_t kMaxBatchBytes = 64 * 1024;
+
+// `/ws?batch=1` (or true): the client takes several messages per frame, separated by "\n".
+bool wants_batches(std::string_view target) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return false;
+  for (auto param : url->params()) {
+    if (param.key == "batch") return param.value == "1" || param.value == "true";
+  }
+  return false;
+}
 
 template <class Stream>
 class WsSession final : public ClientSession,
@@ -29,6 +43,7 @@ class WsSession final : public ClientSession,
         close_timer_(context.hub.io(loop)) {}
 
   void run(Request request) {
+    batch_ = wants_batches(request.target());
     // Beast's own timeouts: handshake, and idle with keep-alive pings (a peer that answers
     // no ping within idle_timeout is gone).
     beast::get_lowest_layer(ws_).expires_never();
@@ -133,13 +148,22 @@ class WsSession final : public ClientSession,
     }
   }
 
-  Outgoing frame_event(const hub::Subscription& sub, const hub::SharedEvent& event) override {
-    Outgoing out{event_prefix(sub.id), event, {}, kEventSuffix};
-    if (!sub.columns.empty()) out.body = project_columns(*event, sub.columns);
-    return out;
+  void frame_event(std::string& out, const hub::Subscription& sub,
+                   const hub::EventRecord& event) override {
+    if (sub.columns.empty()) {
+      append_event_message(out, sub.message_prefix, event.json);
+    } else {
+      append_event_message(out, sub.message_prefix, project_columns(event, sub.columns));
+    }
+    if (batch_) out += '\n';
   }
 
-  void send_text(std::string text) { enqueue(Outgoing{{}, nullptr, std::move(text), {}}); }
+  void send_text(const std::string& text) {
+    enqueue([&](std::string& out) {
+      out += text;
+      if (batch_) out += '\n';
+    });
+  }
   void send_subscribed(const std::string& id, const Cursor& cursor) override {
     send_text(subscribed(id, cursor.to_string()));
   }
@@ -150,13 +174,21 @@ class WsSession final : public ClientSession,
   void send_heartbeat() override { send_text(heartbeat()); }
 
   void start_write() override {
-    if (writing_ || !has_pending()) return;
+    if (writing_) return;
+    if (closing_) {
+      // What is still queued is dropped: the client resumes from its last cursor.
+      send_close();
+      return;
+    }
+    auto bytes = next_write(batch_, kMaxBatchBytes);
+    if (bytes.empty()) return;
+    if (batch_) bytes.remove_suffix(1);  // the last message's separator
     writing_ = true;
-    auto buffers = front().buffers();
     ws_.text(true);
-    ws_.async_write(buffers, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-      self->on_write(ec);
-    });
+    ws_.async_write(net::buffer(bytes.data(), bytes.size()),
+                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->on_write(ec);
+                    });
   }
 
   void on_write(beast::error_code ec) {
@@ -166,12 +198,8 @@ class WsSession final : public ClientSession,
       drop_subscriptions();
       return;
     }
-    pop_front();
-    if (closing_) {
-      send_close();
-    } else {
-      start_write();
-    }
+    wrote();
+    start_write();
   }
 
   void send_close() {
@@ -187,6 +215,7 @@ class WsSession final : public ClientSession,
   net::steady_timer close_timer_;
   websocket::close_reason close_reason_;
   bool close_sent_ = false;
+  bool batch_ = false;
 };
 
 }  // namespace

@@ -31,6 +31,8 @@ struct Subscription {
   std::uint8_t ops = kAllOps;
   RowFilter filter;                  ///< the client's filter AND the token's forced filter
   std::vector<std::string> columns;  ///< empty: every column
+  /// What the transport writes before each event of this subscription, made once.
+  std::string message_prefix;
   /// Events at or before this were replayed or predate the subscription: not delivered live.
   Cursor live_after = Cursor::at(0);
   Subscriber* subscriber = nullptr;

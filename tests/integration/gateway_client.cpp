@@ -104,6 +104,7 @@ struct WsClient::Impl {
   std::mutex mutex;
   std::condition_variable changed;
   std::deque<std::string> messages;
+  std::size_t frames = 0;
   bool ended = false;
   int close_code = 0;
   std::string close_reason;
@@ -116,8 +117,16 @@ struct WsClient::Impl {
         close_code = ws.reason().code;
         close_reason = std::string(ws.reason().reason.c_str());
       } else {
-        messages.push_back(beast::buffers_to_string(buffer.data()));
+        // A batched frame (`/ws?batch=1`) holds several messages, one per line.
+        auto frame = beast::buffers_to_string(buffer.data());
         buffer.consume(buffer.size());
+        ++frames;
+        std::size_t start = 0;
+        for (auto end = frame.find('\n'); end != std::string::npos; end = frame.find('\n', start)) {
+          messages.push_back(frame.substr(start, end - start));
+          start = end + 1;
+        }
+        messages.push_back(frame.substr(start));
       }
       changed.notify_all();
       if (!ec) read();
@@ -246,6 +255,11 @@ boost::json::object WsClient::subscribe(const std::string& id, const std::string
     }
     others.push_back(std::move(text));
   }
+}
+
+std::size_t WsClient::frames() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->frames;
 }
 
 void WsClient::close() {

@@ -44,7 +44,8 @@ struct HttpResponse {
 HttpResponse http_get(int port, const std::string& target,
                       const std::map<std::string, std::string>& headers = {});
 
-/// A WebSocket client. Messages are JSON objects.
+/// A WebSocket client. Messages are JSON objects; a frame of several lines (`/ws?batch=1`)
+/// counts as one message per line.
 class WsClient {
  public:
   /// Connects and upgrades; throws std::runtime_error with the HTTP status when refused.
@@ -66,6 +67,8 @@ class WsClient {
   const std::string& close_reason() const { return close_reason_; }
   bool closed() const { return closed_; }
   void close();
+  /// Text frames received so far (a batched frame holds several messages).
+  std::size_t frames() const;
 
  private:
   struct Impl;

@@ -449,6 +449,30 @@ TEST_F(GatewayTest, WebSocketDeliversInsertUpdateDeleteAndTruncateWithRowsAndInc
   EXPECT_TRUE(id_after(text_of(e[0].at("id")), text_of(answer.at("cursor"))));
 }
 
+TEST_F(GatewayTest, ABatchingClientGetsManyMessagesPerFrameInOrderAndOthersOnePerFrame) {
+  auto table = make_table("id int PRIMARY KEY, body text");
+  Gateway gateway(url_);
+  WsClient batched(gateway.port(), "/ws?batch=1");
+  WsClient plain(gateway.port());
+  Inbox batched_inbox(batched);
+  Inbox plain_inbox(plain);
+  ASSERT_EQ(text_of(batched_inbox.subscribe("s", table).at("type")), "subscribed");
+  ASSERT_EQ(text_of(plain_inbox.subscribe("s", table).at("type")), "subscribed");
+  auto frames_before = batched.frames();
+
+  constexpr int kRows = 2000;
+  sql("INSERT INTO " + ident(table) + " SELECT i, 'row ' || i FROM generate_series(1, " +
+      std::to_string(kRows) + ") AS i");
+  ASSERT_TRUE(batched_inbox.wait_events("s", kRows));
+  ASSERT_TRUE(plain_inbox.wait_events("s", kRows));
+  EXPECT_THAT(row_ids(batched_inbox.events["s"]), ElementsAreArray(range(1, kRows)));
+  EXPECT_THAT(row_ids(plain_inbox.events["s"]), ElementsAreArray(range(1, kRows)));
+  expect_ids_increase(batched_inbox.events["s"]);
+  // One transaction's changes arrive together: far fewer frames than events.
+  EXPECT_LT(batched.frames() - frames_before, std::size_t{kRows / 4});
+  EXPECT_GE(plain.frames(), std::size_t{kRows});
+}
+
 TEST_F(GatewayTest, WebSocketServesTwoSubscriptionsOnOneConnectionUntilUnsubscribed) {
   auto table = make_table("id int PRIMARY KEY, body text");
   auto t = ident(table);

@@ -255,7 +255,8 @@ class Realtime {
   _openWebSocket(generation) {
     let ws;
     try {
-      ws = new this._WebSocket(withQuery(this.url, { token: this._token }));
+      // batch=1: the server may put several messages in one frame, one per line.
+      ws = new this._WebSocket(withQuery(this.url, { token: this._token, batch: 1 }));
     } catch (error) {
       this._failedToOpen(`WebSocket unavailable: ${error?.message ?? error}`);
       return;
@@ -272,7 +273,12 @@ class Realtime {
     ws.onmessage = (message) => {
       if (generation !== this._generation) return;
       this._feedWatchdog();
-      this._onWsMessage(message.data);
+      const data = message.data;
+      if (typeof data !== 'string' || !data.includes('\n')) return this._onWsMessage(data);
+      for (const line of data.split('\n')) {
+        if (generation !== this._generation) return; // a handler closed or reconnected
+        this._onWsMessage(line);
+      }
     };
     // Browsers follow an error with a close event, which says more; some runtimes (Node 20's
     // WebSocket) fire only the error when the connection is refused.

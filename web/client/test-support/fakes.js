@@ -59,6 +59,9 @@ export function makeFakeWebSocket() {
     receive(message) {
       this.onmessage?.({ data: JSON.stringify(message) });
     }
+    receiveText(data) {
+      this.onmessage?.({ data });
+    }
     serverClose(code, reason = '') {
       this.readyState = 3;
       this.onclose?.({ code, reason, wasClean: code !== 1006 });

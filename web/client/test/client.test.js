@@ -137,6 +137,22 @@ describe('subscriptions', () => {
     assert.deepEqual(b, ['1.1.2']);
   });
 
+  test('a batched frame (several messages, one per line) is delivered message by message, in order', () => {
+    const { rt, lastWs } = setup();
+    assert.equal(new URL(lastWs().url).searchParams.get('batch'), '1', 'the client asks for batches');
+    lastWs().open();
+    const got = [];
+    rt.subscribe({ table: 'messages' }, (e) => got.push(e.id));
+    const lines = [
+      { type: 'subscribed', id: 's1', cursor: '1.1.0' },
+      { type: 'event', sub: 's1', event: event('1.1.1') },
+      { type: 'heartbeat' },
+      { type: 'event', sub: 's1', event: event('1.1.2') },
+    ].map((m) => JSON.stringify(m));
+    lastWs().receiveText(lines.join('\n'));
+    assert.deepEqual(got, ['1.1.1', '1.1.2']);
+  });
+
   test('a repeated event id is delivered once', () => {
     const { rt, lastWs } = setup();
     lastWs().open();
