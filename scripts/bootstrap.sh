@@ -12,12 +12,17 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   pgbouncer curl python3
   chromium  # tests/browser/run.sh
+  gnuplot-nox  # bench/report.py draws the benchmark plots
   "$@"
 )
 
+# One dpkg-query for all (one per package costs most of a second: every benchmark calls this).
+# (dpkg-query fails when it knows one of them not at all: what it printed still counts.)
+installed=" $({ dpkg-query -W -f='${Package} ${Status}\n' "${packages[@]}" 2>/dev/null || true; } |
+  awk '/ install ok installed$/ { printf "%s ", $1 }')"
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [[ $installed == *" $p "* ]] || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 

@@ -5,6 +5,10 @@
 #   scripts/pg-sandbox.sh stop DIR    -> stop the server and delete DIR
 #   scripts/pg-sandbox.sh run CMD...  -> start, run CMD with PGPULSE_TEST_* set, always stop
 #
+# With PGPULSE_SANDBOX_SHARED=1 and PGPULSE_TEST_* already set (bench/run.sh starts one server
+# for all benchmarks: initdb costs seconds each), `run` starts no server: CMD gets a fresh
+# database in the running one, dropped afterwards with any ALTER SYSTEM setting CMD made.
+#
 # PostgreSQL refuses to run as root, so when we are root the server runs as the `postgres`
 # user (commands are started from /tmp, which that user can read).
 set -euo pipefail
@@ -60,11 +64,24 @@ stop() {
   rm -rf "$dir"
 }
 
+run_in_shared() {  # CMD...: in a database of its own in the running sandbox
+  local server=$PGPULSE_TEST_DB db="run_$$_$RANDOM" rc=0
+  psql "$server" -XAtq -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db"
+  PGPULSE_TEST_DB=${server%/*}/$db "$@" || rc=$?
+  psql "$server" -XAtq -c "DROP DATABASE $db WITH (FORCE)" -c 'ALTER SYSTEM RESET ALL' \
+    -c 'SELECT pg_reload_conf()' >/dev/null || true
+  return "$rc"
+}
+
 case "${1:-}" in
   start) start "${2:?directory}" ;;
   stop) stop "${2:?directory}" ;;
   run)
     shift
+    if [ "${PGPULSE_SANDBOX_SHARED:-}" = 1 ] && [ -n "${PGPULSE_TEST_DB:-}" ]; then
+      run_in_shared "$@"
+      exit
+    fi
     dir=$(mktemp -d /tmp/pgpulse-pg.XXXXXX)
     trap 'stop "$dir"' EXIT
     trap 'exit 130' INT TERM
