@@ -4,22 +4,29 @@
 # commits single-row inserts. The load comes from bench/tools/ws_load (one process, one loop,
 # reports its own CPU), the gateway's CPU and RSS from /proc.
 #
-#   bench/fanout.sh                 # full: idle 10000; fan-out 1, 100, 1000 clients
-#   BENCH_SMOKE=1 bench/fanout.sh   # tiny: idle 200; fan-out 1, 20
+#   bench/fanout.sh                 # full: idle 10000; fan-out 1, 100, 1000 clients, 10 s each
+#   BENCH_SMOKE=1 bench/fanout.sh   # tiny: idle 200; fan-out 1, 20, 1 s each
+#
+# Environment: PGPULSE_BIN (default build/pgpulse), WS_LOAD_BIN (default build/ws_load; both are
+# built first unless BENCH_NO_BUILD=1), BENCH_IDLE, BENCH_FANOUT, BENCH_RATE, BENCH_SECONDS
+# (per fan-out point), BENCH_OUT (default bench/results/fanout.json; smoke: results/tmp/).
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 cd "$ROOT"
 if [ "${BENCH_SMOKE:-0}" = 1 ]; then
-  IDLE=200 FANOUT="1 20" SECONDS_PER=3 RATE=500 OUT=$HERE/results/tmp/fanout.json
+  IDLE=${BENCH_IDLE:-200} FANOUT=${BENCH_FANOUT:-"1 20"} SECONDS_PER=${BENCH_SECONDS:-1}
+  RATE=${BENCH_RATE:-500} IDLE_SECONDS=2 OUT=${BENCH_OUT:-$HERE/results/tmp/fanout.json}
 else
-  IDLE=${BENCH_IDLE:-10000} FANOUT=${BENCH_FANOUT:-"1 100 1000"} SECONDS_PER=10 RATE=${BENCH_RATE:-2000}
-  OUT=$HERE/results/fanout.json
+  IDLE=${BENCH_IDLE:-10000} FANOUT=${BENCH_FANOUT:-"1 100 1000"} SECONDS_PER=${BENCH_SECONDS:-10}
+  RATE=${BENCH_RATE:-2000} IDLE_SECONDS=3 OUT=${BENCH_OUT:-$HERE/results/fanout.json}
 fi
+PGPULSE_BIN=${PGPULSE_BIN:-build/pgpulse}
+WS_LOAD_BIN=${WS_LOAD_BIN:-build/ws_load}
 
 if [ "${BENCH_IN_SANDBOX:-}" != 1 ]; then
   scripts/bootstrap.sh jq
-  cmake --build build --target pgpulse_cli ws_load >/dev/null
+  [ "${BENCH_NO_BUILD:-0}" = 1 ] || cmake --build "${BUILD:-build}" --target pgpulse_cli ws_load >/dev/null
   BENCH_IN_SANDBOX=1 exec scripts/pg-sandbox.sh run "$0" "$@"
 fi
 
@@ -31,9 +38,9 @@ cleanup() { if [ -n "$gateway_pid" ]; then kill "$gateway_pid" 2>/dev/null || tr
 trap cleanup EXIT
 
 psql -q "$DB" -c "CREATE TABLE bench (id bigserial PRIMARY KEY, room int, body text)"
-build/pgpulse install --db "$DB" bench >/dev/null
+"$PGPULSE_BIN" install --db "$DB" bench >/dev/null
 port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
-build/pgpulse serve --db "$DB" --listen "127.0.0.1:$port" --log-level warning --max-clients 100000 \
+"$PGPULSE_BIN" serve --db "$DB" --listen "127.0.0.1:$port" --log-level warning --max-clients 100000 \
   2>"$TMP/gateway.log" &
 gateway_pid=$!
 until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
@@ -44,7 +51,7 @@ hz=$(getconf CLK_TCK)
 
 # 1. Memory per idle connection.
 base=$(rss_kb)
-build/ws_load --port "$port" --clients "$IDLE" --idle --seconds 3 >"$TMP/idle.json" 2>"$TMP/idle.err" &
+"$WS_LOAD_BIN" --port "$port" --clients "$IDLE" --idle --seconds "$IDLE_SECONDS" >"$TMP/idle.json" 2>"$TMP/idle.err" &
 load=$!
 until grep -q '^ready$' "$TMP/idle.err" 2>/dev/null || ! kill -0 $load 2>/dev/null; do sleep 0.2; done
 sleep 1
@@ -57,7 +64,7 @@ echo "idle: $IDLE connections, gateway RSS ${base} kB -> ${loaded} kB: $per_conn
 printf 'INSERT INTO bench (room, body) VALUES (1, repeat(%s, 40));\n' "'x'" >"$TMP/insert.sql"
 results=()
 for n in $FANOUT; do
-  build/ws_load --port "$port" --clients "$n" --table bench --seconds "$SECONDS_PER" \
+  "$WS_LOAD_BIN" --port "$port" --clients "$n" --table bench --seconds "$SECONDS_PER" \
     >"$TMP/fan.json" 2>"$TMP/fan.err" &
   load=$!
   until grep -q '^ready$' "$TMP/fan.err" 2>/dev/null || ! kill -0 $load 2>/dev/null; do sleep 0.1; done
