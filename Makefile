@@ -5,7 +5,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 
-.PHONY: all bootstrap build test test-sanitize fuzz demo clean format
+.PHONY: all bootstrap build test test-sanitize fuzz bench bench-smoke demo clean format
 
 all: build
 
@@ -42,6 +42,17 @@ fuzz:
 	@mkdir -p $(FUZZ_BUILD)/corpus
 	$(FUZZ_BUILD)/protocol_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
 	  -dict=fuzz/protocol.dict -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus fuzz/corpus
+
+# The benchmark suite on a throwaway PostgreSQL (bench/run.sh; bench/README.md): at most 15 min
+# on a 2-core machine; writes bench/results/ (latest.json, latest.md, plots) and the README's
+# benchmark section. Never part of `make test`, which asserts no timing.
+bench: build
+	BUILD=$(BUILD) bench/run.sh
+
+# Every workload at a tiny size, under a minute: keeps the harness working (CI runs it). Its
+# results go to bench/results/tmp/; it changes nothing that is committed.
+bench-smoke: build
+	BUILD=$(BUILD) BENCH_SMOKE=1 bench/run.sh
 
 demo: build
 	scripts/demo.sh $(BUILD)/pgpulse
