@@ -242,68 +242,75 @@ SECTIONS = {"listener_drain": section_listener_drain, "durable_throughput": sect
 # --- the issue's targets ---------------------------------------------------------------------
 
 
-def targets(w):
-    """[(workload, target, reached, verdict)], verdict one of met / missed / not measured."""
-    out = []
-
-    def add(work, target, value, met, shown=None):
-        verdict = "not measured" if value is None else "met" if met else "missed"
-        out.append((work, target, shown if shown is not None else ("-" if value is None else value), verdict))
-
-    a = w.get("listener_drain")
-    lst = {x["listener"]: x for x in (a or {}).get("listeners", []) if x.get("ok_runs")}
+def targets_a(a, add):
+    lst = {x["listener"]: x for x in a.get("listeners", []) if x.get("ok_runs")}
     p = lst.get("pgpulse", {})
     v = p.get("rate_vs_libpq")
-    add("a", "`watch --channel` drain rate >= 0.8x raw libpq", v, v is not None and v >= 0.8, ratio(v))
+    add("`watch --channel` drain rate >= 0.8x raw libpq", v, v is not None and v >= 0.8, ratio(v))
     v = p.get("rate_vs_node_pg")
-    add("a", "`watch --channel` drain rate >= 3x Node `pg`", v, v is not None and v >= 3, ratio(v))
+    add("`watch --channel` drain rate >= 3x Node `pg`", v, v is not None and v >= 3, ratio(v))
     lib = next((x for n, x in lst.items() if n in ("library", "pgpulse-library")), {})
     v = lib.get("rate_vs_libpq")
-    add("a", "the library alone (`pgpulse::Listener`) >= 0.9x raw libpq", v, v is not None and v >= 0.9, ratio(v))
+    add("the library alone (`pgpulse::Listener`) >= 0.9x raw libpq", v, v is not None and v >= 0.9, ratio(v))
 
-    c = w.get("latency")
-    if c and c.get("targets"):
+
+def targets_c(c, add):
+    if c.get("targets"):  # the script's own list, when it has one
         for t in c["targets"]:
             v = t.get("value_us")
-            add("c", t["target"], v, t.get("met"), f"{ms(v)} ms" if v is not None else None)
-    else:
-        pts = [x for x in (c or {}).get("points", []) if x.get("client") == "websocket"
-               and x.get("wakeup") == "notify" and x.get("rate") == 5000 and x.get("latency_us")]
-        v = pts[0]["latency_us"]["p99"] if pts else None
-        shown = f"{ms(v)} ms" if v is not None else None
-        add("c", "p99 commit -> WebSocket <= 1 ms at 5000/s, NOTIFY wake-up", v, v is not None and v <= 1000, shown)
-        add("c", "p99 commit -> WebSocket <= 2 ms at 5000/s, through the durable log", v,
-            v is not None and v <= 2000, shown)
+            add(t["target"], v, t.get("met"), f"{ms(v)} ms" if v is not None else None)
+        return
+    pts = [x for x in c.get("points", []) if x.get("client") == "websocket"
+           and x.get("wakeup") == "notify" and x.get("rate") == 5000 and x.get("latency_us")]
+    v = pts[0]["latency_us"]["p99"] if pts else None
+    shown = f"{ms(v)} ms" if v is not None else None
+    add("p99 commit -> WebSocket <= 1 ms at 5000/s, NOTIFY wake-up", v, v is not None and v <= 1000, shown)
+    add("p99 commit -> WebSocket <= 2 ms at 5000/s, through the durable log", v, v is not None and v <= 2000, shown)
 
-    d = w.get("fanout") or {}
+
+def targets_d(d, add):
     big = [f for f in d.get("fanout", []) if f.get("clients", 0) >= 1000]
     v = max((f.get("deliveries_per_s") or 0 for f in big), default=None)
-    add("d", ">= 1,000,000 deliveries/s with >= 1000 clients", v, v is not None and v >= 1e6,
+    add(">= 1,000,000 deliveries/s with >= 1000 clients", v, v is not None and v >= 1e6,
         f"{num(v)}/s" if v is not None else None)
     per = d.get("gateway_bytes_per_idle_connection")
     idle = d.get("idle_clients") or 0
     v = per if idle >= 10000 else None
-    add("d", "<= 16 KiB gateway memory per idle connection at 10,000",
-        v, v is not None and v <= 16384,
+    add("<= 16 KiB gateway memory per idle connection at 10,000", v, v is not None and v <= 16384,
         f"{num(div(v, 1024), 1)} KiB" if v is not None else
         (f"not at 10,000 ({num(div(per, 1024), 1)} KiB at {num(idle)})" if per is not None else None))
 
-    e = w.get("write_cost") or {}
+
+def targets_e(e, add):
     singles = e.get("single_row_inserts", [])
     for mode in ("pgpulse-notify", "pgpulse-poll"):
         pts = sorted((s for s in singles if s["variant"] == mode and s.get("vs_tutorial") is not None),
                      key=lambda s: s["clients"])
         v = min((s["vs_tutorial"] for s in pts), default=None)
         detail = ", ".join(f"{s['clients']}: {ratio(s['vs_tutorial'])}" for s in pts)
-        add("e", f"{mode.replace('pgpulse-', 'pgpulse, ')}: single-row writers' tx/s >= the tutorial "
+        add(f"{mode.replace('pgpulse-', 'pgpulse, ')}: single-row writers' tx/s >= the tutorial "
             "trigger's (worst of the writer counts)", v, v is not None and v >= 1,
             f"{ratio(v)} (writers {detail})" if pts else None)
     rows = e.get("bulk_rows")
     for mode in ("pgpulse-notify", "pgpulse-poll"):
         b = next((b for b in e.get("bulk", []) if b["op"] == "insert_select" and b["variant"] == mode), None)
         v = b.get("vs_none") if b else None
-        add("e", f"{mode.replace('pgpulse-', 'pgpulse, ')}: {num(rows)}-row `INSERT ... SELECT` <= 2x its "
-            "time without capture", v, v is not None and v <= 2, ratio(v))
+        add(f"{mode.replace('pgpulse-', 'pgpulse, ')}: {num(rows)}-row `INSERT ... SELECT` <= 2x its time "
+            "without capture", v, v is not None and v <= 2, ratio(v))
+
+
+def targets(w):
+    """The issue's targets: [(workload, target, reached, verdict)], verdict met / missed / not measured."""
+    out = []
+    for letter, name, check in (("a", "listener_drain", targets_a), ("c", "latency", targets_c),
+                                ("d", "fanout", targets_d), ("e", "write_cost", targets_e)):
+        def add(target, value, met, shown=None):
+            verdict = "not measured" if value is None else "met" if met else "missed"
+            out.append((letter, target, shown if shown is not None else ("-" if value is None else value), verdict))
+        try:
+            check(w.get(name) or {}, add)
+        except (KeyError, TypeError, ValueError) as err:
+            print(f"report: cannot read the targets of {name}: {err!r}", file=sys.stderr)
     return out
 
 
@@ -346,7 +353,8 @@ def histogram(title, ylabel, columns, rows, log=False, key=True, labels=False, x
     return script, tsv(rows)
 
 
-def plots(w, plot_data, results, tmp, mode):
+def plot_scripts(w, plot_data, mode):
+    """{workload: (gnuplot script, data)} for each workload with figures to draw."""
     made = {}
     size = " (smoke sizes)" if mode == "smoke" else ""
     pd = plot_data.get("listener_drain")
@@ -395,6 +403,15 @@ def plots(w, plot_data, results, tmp, mode):
         rows = [(f"{c} writer{'s' if c != 1 else ''}", *vals) for c, vals in pd]
         made["write_cost"] = histogram(f"e: single-row INSERT writers, by capture{size}", "transactions/s",
                                        ["no trigger", "tutorial trigger", "pgpulse, notify", "pgpulse, poll"], rows)
+    return made
+
+
+def plots(w, plot_data, results, tmp, mode):
+    try:
+        made = plot_scripts(w, plot_data, mode)
+    except (KeyError, TypeError, ValueError) as err:
+        print(f"report: no plots: {err!r}", file=sys.stderr)
+        return {}
     done = {}
     for name, (script, data) in made.items():
         png = os.path.join(results, name + ".png")
