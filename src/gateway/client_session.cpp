@@ -17,9 +17,8 @@ constexpr std::chrono::milliseconds kAttachRetry{100};
 // A client may fall this many send queues behind (in a backlog of shared events) before it is
 // cut off as too slow.
 constexpr std::size_t kBacklogFactor = 8;
-// A send buffer that grew in a burst gives its memory back once it is written, so ten
-// thousand quiet clients do not each keep the peak of a past burst.
-constexpr std::size_t kKeepBufferBytes = 64 * 1024;
+// A write buffer bigger than the largest batch (one huge message) is not kept.
+constexpr std::size_t kKeepBufferBytes = 512 * 1024;
 
 std::string quote_ident(const std::string& name) {
   std::string out = "\"";
@@ -228,6 +227,12 @@ bool ClientSession::unsubscribe(const std::string& id) {
     backlog_bytes_ -= item.second->json.size();
     return true;
   });
+  // Queued events refer to the subscription: none of them may outlive it.
+  std::erase_if(queue_, [&](const Queued& item) {
+    if (item.sub != sub) return false;
+    queued_bytes_ -= item.event->json.size();
+    return true;
+  });
   subscriptions_.erase(it);
   context_.metrics.subscriptions.fetch_sub(1);
   return true;
@@ -258,15 +263,13 @@ void ClientSession::offer(const hub::Subscription& sub, const hub::SharedEvent& 
     backlog_bytes_ += size;
     return;
   }
-  send_event(sub, *event);
+  send_event(sub, event);
 }
 
-void ClientSession::send_event(const hub::Subscription& sub, const hub::EventRecord& event) {
-  auto before = queued_bytes_;
-  enqueue([&](std::string& out) { frame_event(out, sub, event); });
-  ++events_framed_;
-  bytes_framed_ += queued_bytes_ - before;
-  latency_.observe(std::chrono::system_clock::now() - event.commit_time);
+void ClientSession::send_event(const hub::Subscription& sub, const hub::SharedEvent& event) {
+  queued_bytes_ += event->json.size();
+  queue_.push_back(Queued{&sub, event});
+  schedule_write();
 }
 
 void ClientSession::schedule_write() {
@@ -279,37 +282,38 @@ void ClientSession::schedule_write() {
 }
 
 std::string_view ClientSession::next_write(bool whole_messages, std::size_t max_bytes) {
-  if (next_end_ == writing_ends_.size()) {
-    // Everything written: what was queued meanwhile is next.
-    if (pending_ends_.empty()) return {};
-    if (writing_buffer_.capacity() > kKeepBufferBytes) {
-      std::string().swap(writing_buffer_);
-      std::vector<std::size_t>().swap(writing_ends_);
+  write_buffer_.clear();
+  auto now = std::chrono::system_clock::now();
+  while (!queue_.empty()) {
+    auto& next = queue_.front();
+    auto size = next.event ? next.event->json.size() : control_.front().size();
+    if (!write_buffer_.empty() && (!whole_messages || write_buffer_.size() + size > max_bytes)) {
+      break;
     }
-    writing_buffer_.clear();
-    writing_ends_.clear();
-    writing_buffer_.swap(pending_);
-    writing_ends_.swap(pending_ends_);
-    write_from_ = 0;
-    next_end_ = 0;
-    report_metrics();
+    if (next.event) {
+      auto before = write_buffer_.size();
+      frame_event(write_buffer_, *next.sub, *next.event);
+      ++events_framed_;
+      bytes_framed_ += write_buffer_.size() - before;
+      latency_.observe(now - next.event->commit_time);
+    } else {
+      write_buffer_ += control_.front();
+      control_.pop_front();
+    }
+    queued_bytes_ -= size;
+    queue_.pop_front();
   }
-  write_to_ = writing_ends_[next_end_++];
-  while (whole_messages && next_end_ < writing_ends_.size() &&
-         writing_ends_[next_end_] - write_from_ <= max_bytes) {
-    write_to_ = writing_ends_[next_end_++];
-  }
-  return std::string_view(writing_buffer_).substr(write_from_, write_to_ - write_from_);
+  in_flight_ = write_buffer_.size();
+  queued_bytes_ += in_flight_;
+  report_metrics();
+  return write_buffer_;
 }
 
 void ClientSession::wrote() {
-  queued_bytes_ -= write_to_ - write_from_;
-  write_from_ = write_to_;
-  if (next_end_ == writing_ends_.size() && writing_buffer_.capacity() > kKeepBufferBytes) {
-    std::string().swap(writing_buffer_);
-    std::vector<std::size_t>().swap(writing_ends_);
-    next_end_ = write_from_ = write_to_ = 0;
-  }
+  queued_bytes_ -= in_flight_;
+  in_flight_ = 0;
+  // One huge message must not pin its buffer for the life of the connection.
+  if (write_buffer_.capacity() > kKeepBufferBytes) std::string().swap(write_buffer_);
   pump();
 }
 
@@ -338,7 +342,7 @@ void ClientSession::pump() {
     backlog_bytes_ -= event->json.size();
     auto next = std::move(backlog_.front());
     backlog_.pop_front();
-    send_event(*next.first, *next.second);
+    send_event(*next.first, next.second);
   }
   if (backlog_bytes_ <= context_.config.send_queue_bytes / 2) resume_catch_ups();
 }

@@ -2,9 +2,10 @@
 // memory or caught up from the database), a send queue bounded in bytes, heartbeats, and the
 // token's expiry. The transports add framing and I/O.
 //
-// The send queue is one buffer of framed messages back to back (uWebSockets calls this
-// corking): framing an event appends its shared JSON, so a delivery costs a memcpy and no
-// allocation, and everything queued while a write was under way leaves in the next one.
+// The send queue holds references to the shared events, not copies: a client that is behind
+// costs a queue entry per change, however many clients there are. Events are framed when a
+// write starts, as many as fit in one write buffer (uWebSockets calls this corking), so
+// everything queued while a write was under way leaves in the next one.
 //
 // Threads: a session lives on one event loop; every member runs there.
 #pragma once
@@ -66,23 +67,25 @@ class ClientSession : public hub::Subscriber {
   void start_timers();
   void stop_timers();
 
-  /// Frames one message into the send queue with `frame(out)`, which appends to `out`, and
-  /// starts a write (after the current handlers, so a burst leaves in one write).
+  /// Queues one control message, framed by `frame(out)` (which appends to `out`), and starts
+  /// a write (after the current handlers, so a burst leaves in one write).
   template <class Frame>
   void enqueue(Frame&& frame) {
     if (closing_) return;
-    auto before = pending_.size();
-    frame(pending_);
-    pending_ends_.push_back(pending_.size());
-    queued_bytes_ += pending_.size() - before;
+    std::string text;
+    frame(text);
+    queued_bytes_ += text.size();
+    queue_.push_back(Queued{nullptr, nullptr});
+    control_.push_back(std::move(text));
     schedule_write();
   }
-  /// For transports: the next bytes to write, empty when nothing waits. One message, or with
-  /// `whole_messages` as many as fit in `max_bytes` (at least one).
+  /// For transports: frames the next messages into the write buffer and returns it, empty when
+  /// nothing waits. One message, or with `whole_messages` as many as fit in `max_bytes` (at
+  /// least one).
   std::string_view next_write(bool whole_messages, std::size_t max_bytes);
   /// The bytes of the last next_write() are written.
   void wrote();
-  bool has_pending() const noexcept { return queued_bytes_ != 0; }
+  bool has_pending() const noexcept { return !queue_.empty(); }
   bool writing_ = false;
   bool write_scheduled_ = false;
   bool closing_ = false;
@@ -121,8 +124,8 @@ class ClientSession : public hub::Subscriber {
   void try_attach(const std::string& id);
   void schedule_heartbeat();
 
-  /// Frames `event` into the send queue and counts it.
-  void send_event(const hub::Subscription& sub, const hub::EventRecord& event);
+  /// Queues `event` for `sub`.
+  void send_event(const hub::Subscription& sub, const hub::SharedEvent& event);
   /// Moves backlog into the send queue while it has room.
   void pump();
   void schedule_write();
@@ -130,16 +133,17 @@ class ClientSession : public hub::Subscriber {
   void report_metrics();
 
   std::unordered_map<std::string, Entry> subscriptions_;
-  // The send queue: `pending_` is filled while `writing_buffer_` is written, from
-  // `write_from_`; then they swap. `*_ends_` are the offsets where messages end.
-  std::string pending_;
-  std::vector<std::size_t> pending_ends_;
-  std::string writing_buffer_;
-  std::vector<std::size_t> writing_ends_;
-  std::size_t write_from_ = 0;
-  std::size_t write_to_ = 0;
-  std::size_t next_end_ = 0;      ///< index in writing_ends_ of the first message not written
-  std::size_t queued_bytes_ = 0;  ///< not yet written, in both buffers
+  /// A message waiting to be sent: an event of `sub`, or (no event) the next of `control_`.
+  /// Small, as a client that is behind holds one per change.
+  struct Queued {
+    const hub::Subscription* sub;
+    hub::SharedEvent event;
+  };
+  std::deque<Queued> queue_;
+  std::deque<std::string> control_;  ///< framed control messages, in queue order
+  std::size_t queued_bytes_ = 0;     ///< of the queue (events counted by their JSON) and in flight
+  std::string write_buffer_;
+  std::size_t in_flight_ = 0;  ///< bytes of write_buffer_ being written
   // Counted here and added to the shared metrics once per write.
   std::uint64_t events_framed_ = 0;
   std::uint64_t bytes_framed_ = 0;

@@ -79,7 +79,7 @@ std::string Metrics::render() const {
           db_reconnects.load());
   commit_to_send.render(
       out, "pgpulse_commit_to_send_seconds",
-      "Time from the transaction's commit to the event being queued to a client.");
+      "Time from the transaction's commit to the event's write to a client starting.");
   return out;
 }
 
