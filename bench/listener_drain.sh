@@ -26,6 +26,8 @@ else
   N=${1:-200000} REPS=${BENCH_REPS:-3} OUT=${BENCH_OUT:-$HERE/results/listener_drain.json}
 fi
 PGPULSE_BIN=${PGPULSE_BIN:-build/pgpulse}
+# The library alone (bench/tools/library_listener.cpp, CMake target library_listener).
+LIBRARY_LISTENER_BIN=${LIBRARY_LISTENER_BIN:-$(dirname "$PGPULSE_BIN")/library_listener}
 BUILD=$HERE/build
 
 # The listeners: name|stdout lines expected (0 or N)|command, with @URL@ @CHANNEL@ @COUNT@
@@ -33,6 +35,7 @@ BUILD=$HERE/build
 LISTENERS=(
   "libpq|0|$BUILD/libpq_listener @URL@ @CHANNEL@ @COUNT@"
   "node-pg|0|node $HERE/reference/node_pg_listener.js @URL@ @CHANNEL@ @COUNT@"
+  "library|0|$LIBRARY_LISTENER_BIN @URL@ @CHANNEL@ @COUNT@"
   "pgpulse|N|$PGPULSE_BIN watch --db @URL@ --channel @CHANNEL@ --limit @COUNT@"
 )
 
