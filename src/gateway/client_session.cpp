@@ -17,8 +17,8 @@ constexpr std::chrono::milliseconds kAttachRetry{100};
 // A client may fall this many send queues behind (in a backlog of shared events) before it is
 // cut off as too slow.
 constexpr std::size_t kBacklogFactor = 8;
-// A write buffer bigger than the largest batch (one huge message) is not kept.
-constexpr std::size_t kKeepBufferBytes = 512 * 1024;
+// Write buffers up to this size stay with an idle client.
+constexpr std::size_t kKeepBufferBytes = 4 * 1024;
 
 std::string quote_ident(const std::string& name) {
   std::string out = "\"";
@@ -312,9 +312,12 @@ std::string_view ClientSession::next_write(bool whole_messages, std::size_t max_
 void ClientSession::wrote() {
   queued_bytes_ -= in_flight_;
   in_flight_ = 0;
-  // One huge message must not pin its buffer for the life of the connection.
-  if (write_buffer_.capacity() > kKeepBufferBytes) std::string().swap(write_buffer_);
   pump();
+  // A client that caught up gives its write buffer back: ten thousand quiet clients must not
+  // each keep the 64 KiB of their last burst. One that is behind keeps it for the next write.
+  if (queue_.empty() && write_buffer_.capacity() > kKeepBufferBytes) {
+    std::string().swap(write_buffer_);
+  }
 }
 
 void ClientSession::report_metrics() {
