@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kWakeupChannel = "pgpulse";
 constexpr std::chrono::milliseconds kNotifyPollInterval{1000};
 constexpr std::chrono::milliseconds kPollModeInterval{50};
-constexpr std::chrono::microseconds kMinReadGap{1000};
+constexpr std::chrono::microseconds kMinReadGap{500};
 // Pruning yields to reading after this many batches; the next round goes on.
 constexpr int kPruneBatchesPerRound = 20;
 constexpr auto kPruneTimeout = std::chrono::seconds(60);
@@ -71,11 +71,13 @@ class ChangeStream::Impl final : public source::ListenSession {
     }
   }
 
-  std::chrono::milliseconds tick() const override {
+  std::chrono::microseconds tick() const override {
     if (!dirty_) return poll_interval_;
+    // In microseconds: rounding the rest of the gap up to a millisecond added up to a
+    // millisecond of latency to every read.
     auto left = kMinReadGap - (Clock::now() - last_read_);
-    return std::max(std::chrono::milliseconds(0),
-                    std::chrono::ceil<std::chrono::milliseconds>(left));
+    return std::max(std::chrono::microseconds(0),
+                    std::chrono::ceil<std::chrono::microseconds>(left));
   }
 
   void on_fatal(const std::exception_ptr& error) override {

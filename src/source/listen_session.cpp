@@ -143,7 +143,8 @@ asio::awaitable<void> ListenSession::serve_connection(bool& ever_connected) {
   auto last_traffic = Clock::now();
   while (!stopped_) {
     co_await sync_channels();
-    auto wake = co_await connection_.wait_input(std::min(tick(), options_.probe_interval));
+    auto wake = co_await connection_.wait_input(std::min(
+        tick(), std::chrono::duration_cast<std::chrono::microseconds>(options_.probe_interval)));
     if (stopped_) co_return;
     auto now = Clock::now();
     if (wake == pg::AsyncConnection::Wake::kInput) {

@@ -42,7 +42,9 @@ class ListenSession : public std::enable_shared_from_this<ListenSession> {
   /// Runs after every wait: input arrived, the tick passed, or a wake-up.
   virtual asio::awaitable<void> on_wakeup(pg::AsyncConnection&) { co_return; }
   /// The longest wait between on_wakeup calls.
-  virtual std::chrono::milliseconds tick() const { return options_.probe_interval; }
+  virtual std::chrono::microseconds tick() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(options_.probe_interval);
+  }
   /// A fatal failure (not a connection problem): the session ends in kFailed.
   virtual void on_fatal(const std::exception_ptr&) {}
 
