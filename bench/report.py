@@ -164,13 +164,17 @@ def section_fanout(d):
     rows, plot = [], []
     for f in d.get("fanout", []):
         lat = f.get("latency_ms") or {}
-        rows.append([num(f["clients"]), num(f.get("write_rate")), num(f.get("deliveries_per_s")),
-                     num(lat.get("p50"), 2), num(lat.get("p99"), 2), f"{f.get('gateway_cpu_pct', '-')}%",
-                     f"{f.get('tool_cpu_pct', '-')}%"])
-        plot.append((f["clients"], f.get("deliveries_per_s"), lat.get("p99")))
-    md += ("Fan-out: subscribed WebSocket clients while one writer commits single-row INSERTs.\n\n"
-           + table(["clients", "changes/s written", "deliveries/s", "p50 ms", "p99 ms", "gateway CPU",
-                    "load tool CPU"], rows))
+        demand = f.get("demand_per_s")
+        share = f" ({f['delivered_share']:.0%})" if f.get("delivered_share") is not None else ""
+        rows.append([num(f["clients"]), f.get("transport", "-"), num(f.get("write_rate")), num(demand),
+                     num(f.get("deliveries_per_s")) + share, num(lat.get("p50"), 2), num(lat.get("p99"), 2),
+                     f"{f.get('gateway_cpu_pct', '-')}%", num(f.get("clients_dropped"))])
+        plot.append((f["clients"], f.get("transport", "ws"), f.get("deliveries_per_s"), lat.get("p99")))
+    md += ("Fan-out: subscribed WebSocket clients (`batch`: many events per frame, as the browser client "
+           "asks; `plain`: one per frame) while pgbench commits changes at a fixed rate; the demand is "
+           "clients x changes/s.\n\n"
+           + table(["clients", "transport", "changes/s", "demand/s", "deliveries/s (of demand)", "p50 ms",
+                    "p99 ms", "gateway CPU", "clients dropped"], rows, ["r", "l"] + ["r"] * 7))
     return md, plot
 
 
@@ -389,15 +393,22 @@ def plot_scripts(w, plot_data, mode):
                                     "ms (log scale)", cols, rows, log=True, xrotate=len(rows) > 6)
     pd = plot_data.get("fanout")
     if pd:
-        pts = sorted(pd)
+        transports = list(dict.fromkeys(t for _, t, _, _ in pd))
+        clients = sorted({c for c, _, _, _ in pd})
+        val = {(c, t): (dl, p99) for c, t, dl, p99 in pd}
+        rows = [(c, *[x for t in transports for x in val.get((c, t), (None, None))]) for c in clients]
+        series = []
+        for i, t in enumerate(transports):
+            series.append(f"@DATA@ using 1:{2 * i + 2} with linespoints lw 2 pt 7 lc rgb '{PALETTE[i]}' "
+                          f"title 'deliveries/s, {t}'")
+            series.append(f"@DATA@ using 1:{2 * i + 3} axes x1y2 with linespoints lw 1 dt 3 pt 5 "
+                          f"lc rgb '{PALETTE[i]}' title 'p99 ms, {t} (right)'")
+        series.append("1e6 with lines dt 2 lc rgb '#888888' title 'target: 1 M/s at >= 1000 clients'")
         script = (f"set title 'd: fan-out through pgpulse serve{size}'\nset logscale x\nset logscale y\n"
                   "set logscale y2\nset xlabel 'subscribed WebSocket clients'\nset ylabel 'deliveries/s'\n"
                   "set y2label 'p99 latency, ms'\nset y2tics\nset key bottom right\nset xrange [0.7:*]\n"
-                  "set yrange [*:5e6]\nset format y '%.0s%c'\n"
-                  f"plot @DATA@ using 1:2 with linespoints lw 2 pt 7 lc rgb '{PALETTE[0]}' title 'deliveries/s', "
-                  f"@DATA@ using 1:3 axes x1y2 with linespoints lw 2 pt 5 lc rgb '{PALETTE[1]}' title 'p99 latency (right)', "
-                  "1e6 with lines dt 2 lc rgb '#888888' title 'target: 1 M/s at >= 1000 clients'\n")
-        made["fanout"] = (script, tsv(pts))
+                  "set yrange [*:5e6]\nset format y '%.0s%c'\nplot " + ", ".join(series) + "\n")
+        made["fanout"] = (script, tsv(rows))
     pd = plot_data.get("write_cost")
     if pd:
         rows = [(f"{c} writer{'s' if c != 1 else ''}", *vals) for c, vals in pd]
