@@ -295,11 +295,11 @@ def targets_e(e, add):
         add(f"{mode.replace('pgpulse-', 'pgpulse, ')}: single-row writers' tx/s >= the tutorial "
             "trigger's (worst of the writer counts)", v, v is not None and v >= 1,
             f"{ratio(v)} (writers {detail})" if pts else None)
-    rows = e.get("bulk_rows")
+    rows = num(e.get("bulk_rows") or 100000)
     for mode in ("pgpulse-notify", "pgpulse-poll"):
         b = next((b for b in e.get("bulk", []) if b["op"] == "insert_select" and b["variant"] == mode), None)
         v = b.get("vs_none") if b else None
-        add(f"{mode.replace('pgpulse-', 'pgpulse, ')}: {num(rows)}-row `INSERT ... SELECT` <= 2x its time "
+        add(f"{mode.replace('pgpulse-', 'pgpulse, ')}: {rows}-row `INSERT ... SELECT` <= 2x its time "
             "without capture", v, v is not None and v <= 2, ratio(v))
 
 
