@@ -83,16 +83,19 @@ def div(a, b):
 # --- one section per workload: (Markdown, plot data) ---------------------------------------
 
 
-LISTENER_NAMES = {
+LISTENER_NAMES = {  # in the order of the table
     "libpq": "raw libpq loop (reference)",
     "node-pg": "Node `pg`, the tutorial (reference)",
+    "library": "`pgpulse::Listener` alone (the library)",
     "pgpulse": "`pgpulse watch --channel`, to a file",
 }
 
 
 def section_listener_drain(d):
     rows, plot = [], []
-    for item in d.get("listeners", []):
+    order = list(LISTENER_NAMES)
+    for item in sorted(d.get("listeners", []), key=lambda x: order.index(x["listener"])
+                       if x["listener"] in order else len(order)):
         name = LISTENER_NAMES.get(item["listener"], f"`{item['listener']}`")
         if item.get("skipped"):
             rows.append([name, f"skipped: {item['skipped']}", "", "", ""])

@@ -6,7 +6,8 @@
 #   bench/run.sh                 # `make bench`: full sizes, at most 15 min on a 2-core machine
 #   BENCH_SMOKE=1 bench/run.sh   # `make bench-smoke`: every workload tiny, under a minute (CI)
 #
-# Builds what the workloads need once (pgpulse, ws_load, pgpulse_micro when defined) and runs
+# Builds what the workloads need once (pgpulse, ws_load; library_listener and pgpulse_micro
+# when defined) and runs
 # copies of the binaries, so a rebuild of BUILD during the run changes nothing. One server for
 # all: each workload's `scripts/pg-sandbox.sh run` gets a fresh database in it
 # (PGPULSE_SANDBOX_SHARED), because initdb and start-up cost seconds each. A workload that
@@ -35,7 +36,7 @@ LOGS=$HERE/results/tmp/logs
 
 # name|script|budget s (full)|budget s (smoke)|settings of the full run|settings of the smoke run.
 # The budgets stop a workload that hangs or runs far over its expected time (in brackets, on
-# the 2-core machine): listener drain N=200000, 3 runs per listener (~45 s); durable
+# the 2-core machine): listener drain N=200000, 3 runs of 4 listeners (~1 min); durable
 # throughput with 5 s live points instead of 8 (~80 s); latency with 8 s points instead of 10
 # (~3 min); fan-out, 5 points up to 10,000 clients (~1.5 min); write cost with 5 s pgbench points and 2 bulk runs instead of
 # 8 s and 3 (~4.5 min); micro-benchmarks (~40 s). Smoke runs use each script's BENCH_SMOKE
@@ -70,21 +71,27 @@ trap 'exit 130' INT TERM
 
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
   targets=(pgpulse_cli ws_load)
-  # (grep -q would stop reading early: pipefail then counts the writer's SIGPIPE as a failure.)
-  if cmake --build "$BUILD" --target help | grep -w pgpulse_micro >/dev/null; then targets+=(pgpulse_micro); fi
+  defined=$(cmake --build "$BUILD" --target help)
+  for optional in library_listener pgpulse_micro; do
+    if grep -qw "$optional" <<<"$defined"; then targets+=("$optional"); fi
+  done
   echo "bench: building ${targets[*]} in $BUILD" >&2
   cmake --build "$BUILD" --target "${targets[@]}" >"$TMP/build.log" 2>&1 ||
     { cat "$TMP/build.log" >&2; exit 1; }
 fi
 PGPULSE_BIN=${PGPULSE_BIN:-$BUILD/pgpulse}
 WS_LOAD_BIN=${WS_LOAD_BIN:-$BUILD/ws_load}
+LIBRARY_LISTENER_BIN=${LIBRARY_LISTENER_BIN:-$(dirname "$PGPULSE_BIN")/library_listener}
 for bin in "$PGPULSE_BIN" "$WS_LOAD_BIN"; do
   [ -x "$bin" ] || { echo "bench: $bin is missing (cmake --build $BUILD --target pgpulse_cli ws_load)" >&2; exit 1; }
 done
 cp "$PGPULSE_BIN" "$TMP/pgpulse"
 cp "$WS_LOAD_BIN" "$TMP/ws_load"
+# Optional: without it, listener drain leaves out its library row and says so.
+if [ -x "$LIBRARY_LISTENER_BIN" ]; then cp "$LIBRARY_LISTENER_BIN" "$TMP/library_listener"; fi
 # The scripts build nothing more: they take these copies.
-export PGPULSE_BIN=$TMP/pgpulse WS_LOAD_BIN=$TMP/ws_load BENCH_NO_BUILD=1 BUILD
+export PGPULSE_BIN=$TMP/pgpulse WS_LOAD_BIN=$TMP/ws_load LIBRARY_LISTENER_BIN=$TMP/library_listener \
+  BENCH_NO_BUILD=1 BUILD
 
 # --- one server for every workload ---------------------------------------------------------
 
