@@ -95,11 +95,13 @@ int watch(const WatchOptions& options) {
   if (!options.channels.empty()) {
     listener.emplace(io, connect_options(options.db));
     for (const auto& channel : options.channels) {
-      listener->listen(channel, [&](const Notification& n) {
+      // The line's start is the same for every notification of a channel: escape it once.
+      std::string head = "{\"channel\":";
+      json_text::append_string(head, channel);
+      head += ",\"payload\":";
+      listener->listen(channel, [&, head = std::move(head)](const Notification& n) {
         auto& b = out.buffer();
-        b += "{\"channel\":";
-        json_text::append_string(b, n.channel);
-        b += ",\"payload\":";
+        b += head;
         json_text::append_string(b, n.payload);
         b += '}';
         counted();
