@@ -37,7 +37,7 @@ ClientSession::ClientSession(ServerContext& context, std::size_t loop, std::opti
       grant_(std::move(grant)),
       heartbeat_timer_(context.hub.io(loop)),
       expiry_timer_(context.hub.io(loop)) {
-  context_.metrics.clients.fetch_add(1);
+  // The client's place in metrics.clients was taken when its request was admitted (ClientSlot).
 }
 
 ClientSession::~ClientSession() {

@@ -10,6 +10,7 @@
 // Threads: a session lives on one event loop; every member runs there.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <memory>
@@ -45,6 +46,26 @@ struct SubscriptionSpec {
   std::string filter;
   std::vector<std::string> columns;
   std::optional<std::string> from;  ///< cursor text; none: from now on
+};
+
+/// One of the gateway's `max_clients` places, taken when a request is admitted; released
+/// unless handed over to the session, which gives it back when it ends.
+class ClientSlot {
+ public:
+  explicit ClientSlot(std::atomic<std::int64_t>& clients)
+      : clients_(&clients), others_(clients.fetch_add(1)) {}
+  ~ClientSlot() {
+    if (clients_) clients_->fetch_sub(1);
+  }
+  ClientSlot(const ClientSlot&) = delete;
+  ClientSlot& operator=(const ClientSlot&) = delete;
+  /// The clients there were before this one.
+  std::int64_t others() const noexcept { return others_; }
+  void hand_over() noexcept { clients_ = nullptr; }
+
+ private:
+  std::atomic<std::int64_t>* clients_;
+  std::int64_t others_;
 };
 
 class ClientSession : public hub::Subscriber {

@@ -164,7 +164,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       return reply(request, http::status::upgrade_required, "text/plain",
                    "GET /ws needs a WebSocket upgrade\n");
     }
-    if (context.metrics.clients.load() >= static_cast<std::int64_t>(shared_.config.max_clients)) {
+    // The slot is taken atomically, so loops admitting clients at the same moment cannot pass
+    // max_clients together; the session created below owns it from then on.
+    ClientSlot slot(context.metrics.clients);
+    if (slot.others() >= static_cast<std::int64_t>(shared_.config.max_clients)) {
       context.metrics.clients_rejected.fetch_add(1);
       return reply(request, http::status::service_unavailable, "text/plain",
                    "too many clients (max_clients)\n");
@@ -188,6 +191,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession<Stream>> {
       }
     }
     beast::get_lowest_layer(stream_).expires_never();
+    slot.hand_over();
     if (websocket) {
       run_websocket(context, loop_, std::move(stream_), std::move(request), std::move(grant));
     } else {
