@@ -115,18 +115,8 @@ now_us() { echo "${EPOCHREALTIME/./}"; }
 
 TABLE_SQL='CREATE TABLE bench (id bigserial PRIMARY KEY,
   sent_us bigint NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1e6)::bigint, body text);'
-# The common blog recipe pgpulse replaces, verbatim (as in write_cost.sh).
-TUTORIAL_SQL=$(cat <<'SQL'
-CREATE FUNCTION notify_changes() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('record_changes', json_build_object('table', TG_TABLE_NAME, 'op', TG_OP,
-    'record', row_to_json(NEW))::text);
-  RETURN NEW;
-END $$;
-CREATE TRIGGER record_changes AFTER INSERT OR UPDATE OR DELETE ON bench
-  FOR EACH ROW EXECUTE FUNCTION notify_changes();
-SQL
-)
+# The common blog recipe pgpulse replaces, verbatim.
+TUTORIAL_SQL=$(cat "$HERE/reference/tutorial_trigger.sql")
 # One single-row INSERT per transaction; sent_us comes from its default.
 echo "INSERT INTO bench (body) VALUES ('row ' || md5(random()::text));" >"$TMP/insert.pgbench"
 
@@ -136,7 +126,7 @@ reset_capture() {  # tutorial | notify | poll: an empty bench table with that ca
     "$PGPULSE_BIN" uninstall --db "$URL" >/dev/null
   fi
   if [ "$1" = tutorial ]; then
-    psql_q <<<"$TABLE_SQL $TUTORIAL_SQL"
+    psql_q -v table=bench <<<"$TABLE_SQL $TUTORIAL_SQL"
   else
     psql_q -c "$TABLE_SQL"
     "$PGPULSE_BIN" install --db "$URL" --wakeup "$1" bench >/dev/null

@@ -71,17 +71,7 @@ psql_q() { PGOPTIONS="-c client_min_messages=warning" psql "$URL" -XAtq -v ON_ER
 # ~100-byte rows (the script reports the measured average).
 TABLE_SQL='CREATE TABLE orders (id bigserial PRIMARY KEY, customer int, amount numeric, note text);'
 # The common blog recipe pgpulse replaces, verbatim.
-TUTORIAL_SQL=$(cat <<'SQL'
-CREATE FUNCTION notify_changes() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('record_changes', json_build_object('table', TG_TABLE_NAME, 'op', TG_OP,
-    'record', row_to_json(NEW))::text);
-  RETURN NEW;
-END $$;
-CREATE TRIGGER record_changes AFTER INSERT OR UPDATE OR DELETE ON orders
-  FOR EACH ROW EXECUTE FUNCTION notify_changes();
-SQL
-)
+TUTORIAL_SQL=$(cat "$HERE/reference/tutorial_trigger.sql")
 # One single-row INSERT per pgbench transaction.
 cat >"$TMP/insert.pgbench" <<'SQL'
 \set customer random(1, 100000)
@@ -103,7 +93,7 @@ reset_variant() {  # variant
   fi
   case $1 in
     none) psql_q -c "$TABLE_SQL" ;;
-    tutorial) psql_q <<<"$TABLE_SQL $TUTORIAL_SQL" ;;
+    tutorial) psql_q -v table=orders <<<"$TABLE_SQL $TUTORIAL_SQL" ;;
     pgpulse-*)
       psql_q -c "$TABLE_SQL"
       "$PGPULSE_BIN" install --db "$URL" --wakeup "${1#pgpulse-}" orders >/dev/null
