@@ -59,14 +59,8 @@ bg_pid=""  # the watcher or the drain timer, whichever runs now
 # (A failed kill must not stop the cleanup: set -e also holds in this trap.)
 cleanup() { if [ -n "$bg_pid" ]; then kill "$bg_pid" 2>/dev/null || true; fi; rm -rf "$TMP"; }
 trap cleanup EXIT
-# One binary for the whole run, even if build/pgpulse is rebuilt meanwhile (a copy taken
-# while the linker writes it does not run: then wait and copy again).
-for _ in $(seq 30); do
-  PGPULSE_BUILT=$(date -u -r "$PGPULSE_BIN" +%FT%TZ)
-  cp "$PGPULSE_BIN" "$TMP/pgpulse" 2>/dev/null && "$TMP/pgpulse" --version >/dev/null 2>&1 && break
-  sleep 2
-done
-"$TMP/pgpulse" --version >/dev/null || { echo "cannot run a copy of $PGPULSE_BIN" >&2; exit 1; }
+source "$HERE/lib.sh"
+PGPULSE_BUILT=$(copy_binary "$PGPULSE_BIN" "$TMP" pgpulse --version)
 PGPULSE_BIN=$TMP/pgpulse
 RUNS=$TMP/runs.jsonl  # one JSON object per measurement
 : >"$RUNS"

@@ -90,20 +90,9 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
-# One binary of each for the whole run, even if build/ is rebuilt meanwhile (a copy taken while
-# the linker writes it does not run: then wait and copy again).
-copy_binary() {  # path name check-args...: prints the build time
-  local from=$1 name=$2 built; shift 2
-  for _ in $(seq 30); do
-    built=$(date -u -r "$from" +%FT%TZ)
-    cp "$from" "$TMP/$name" 2>/dev/null && "$TMP/$name" "$@" >/dev/null 2>&1 && break
-    sleep 2
-  done
-  "$TMP/$name" "$@" >/dev/null || { echo "cannot run a copy of $from" >&2; exit 1; }
-  echo "$built"
-}
-PGPULSE_BUILT=$(copy_binary "$PGPULSE_BIN" pgpulse --version)
-WS_LOAD_BUILT=$(copy_binary "$WS_LOAD_BIN" ws_load --clients 0 --seconds 0)
+source "$HERE/lib.sh"
+PGPULSE_BUILT=$(copy_binary "$PGPULSE_BIN" "$TMP" pgpulse --version)
+WS_LOAD_BUILT=$(copy_binary "$WS_LOAD_BIN" "$TMP" ws_load --clients 0 --seconds 0)
 PGPULSE_BIN=$TMP/pgpulse WS_LOAD_BIN=$TMP/ws_load
 RUNS=$TMP/runs.jsonl  # one JSON object per point
 : >"$RUNS"
