@@ -112,6 +112,10 @@ export PATH=$TMP/bin:$PGPULSE_TEST_PGBIN:$PATH
 PG_VERSION=$(psql "$PGPULSE_TEST_DB" -XAtq -c 'SHOW server_version')
 echo "bench: $MODE run, PostgreSQL $PG_VERSION started in $(elapsed "$t") s" >&2
 
+# The tree measured, taken before the workloads rewrite bench/results/ and the README.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo none)
+dirty=false
+[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && dirty=true
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 DATE=$(date -u +%FT%TZ)
 STATUS=$TMP/status.jsonl
@@ -181,9 +185,6 @@ SANDBOX=""
 
 # --- report ---------------------------------------------------------------------------------
 
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo none)
-dirty=false
-[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && dirty=true
 jq -n --arg cpu "$(sed -n 's/^model name\s*:\s*//p' /proc/cpuinfo | head -1)" \
   --argjson cores "$(nproc)" --arg kernel "$(uname -sr)" \
   --argjson mem_kb "$(awk '/^MemTotal/ {print $2}' /proc/meminfo)" \
