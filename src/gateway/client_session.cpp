@@ -303,15 +303,14 @@ std::string_view ClientSession::next_write(bool whole_messages, std::size_t max_
     queued_bytes_ -= size;
     queue_.pop_front();
   }
-  in_flight_ = write_buffer_.size();
-  queued_bytes_ += in_flight_;
+  queued_bytes_ += write_buffer_.size();
   report_metrics();
   return write_buffer_;
 }
 
 void ClientSession::wrote() {
-  queued_bytes_ -= in_flight_;
-  in_flight_ = 0;
+  queued_bytes_ -= write_buffer_.size();
+  write_buffer_.clear();
   pump();
   // A client that caught up gives its write buffer back: ten thousand quiet clients must not
   // each keep the 64 KiB of their last burst. One that is behind keeps it for the next write.

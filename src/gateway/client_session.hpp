@@ -106,9 +106,7 @@ class ClientSession : public hub::Subscriber {
   std::string_view next_write(bool whole_messages, std::size_t max_bytes);
   /// The bytes of the last next_write() are written.
   void wrote();
-  bool has_pending() const noexcept { return !queue_.empty(); }
   bool writing_ = false;
-  bool write_scheduled_ = false;
   bool closing_ = false;
 
   // Framing, by the transport.
@@ -163,8 +161,8 @@ class ClientSession : public hub::Subscriber {
   std::deque<Queued> queue_;
   std::deque<std::string> control_;  ///< framed control messages, in queue order
   std::size_t queued_bytes_ = 0;     ///< of the queue (events counted by their JSON) and in flight
-  std::string write_buffer_;
-  std::size_t in_flight_ = 0;  ///< bytes of write_buffer_ being written
+  std::string write_buffer_;  ///< the framed bytes being written; empty between writes
+  bool write_scheduled_ = false;
   // Counted here and added to the shared metrics once per write.
   std::uint64_t events_framed_ = 0;
   std::uint64_t bytes_framed_ = 0;
