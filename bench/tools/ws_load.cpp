@@ -143,30 +143,47 @@ class Recorder {
   std::function<void()> on_count_;
 };
 
+// What both transports share: the options, the counters, and the one-time "ready" report
+// (subscribed, idle-connected or failed) that paces the connects.
 class Client {
  public:
+  Client(const Options& options, Stats& stats, Recorder& recorder)
+      : options_(options), stats_(stats), recorder_(recorder) {}
   virtual ~Client() = default;
-  virtual void start(std::function<void()> on_ready) = 0;
+  void start(std::function<void()> on_ready) {
+    on_ready_ = std::move(on_ready);
+    connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                          static_cast<unsigned short>(options_.port)));
+  }
+
+ protected:
+  virtual void connect(const tcp::endpoint& gateway) = 0;
+  void ready() {
+    if (on_ready_) std::exchange(on_ready_, nullptr)();
+  }
+  void fail() {
+    ++stats_.failed;
+    ready();
+  }
+
+  const Options& options_;
+  Stats& stats_;
+  Recorder& recorder_;
+
+ private:
+  std::function<void()> on_ready_;
 };
 
 class WsClient : public Client, public std::enable_shared_from_this<WsClient> {
  public:
   WsClient(net::io_context& io, const Options& options, Stats& stats, Recorder& recorder)
-      : ws_(io), options_(options), stats_(stats), recorder_(recorder) {}
-
-  void start(std::function<void()> on_ready) override {
-    on_ready_ = std::move(on_ready);
-    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(30));
-    beast::get_lowest_layer(ws_).async_connect(
-        tcp::endpoint(net::ip::make_address("127.0.0.1"),
-                      static_cast<unsigned short>(options_.port)),
-        [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
-  }
+      : Client(options, stats, recorder), ws_(io) {}
 
  private:
-  void fail() {
-    ++stats_.failed;
-    if (on_ready_) std::exchange(on_ready_, nullptr)();
+  void connect(const tcp::endpoint& gateway) override {
+    beast::get_lowest_layer(ws_).expires_after(std::chrono::seconds(30));
+    beast::get_lowest_layer(ws_).async_connect(
+        gateway, [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
   }
 
   void on_connect(beast::error_code ec) {
@@ -181,7 +198,7 @@ class WsClient : public Client, public std::enable_shared_from_this<WsClient> {
     beast::get_lowest_layer(ws_).expires_never();
     ++stats_.connected;
     if (options_.idle) {
-      if (on_ready_) std::exchange(on_ready_, nullptr)();
+      ready();
       read();
       return;
     }
@@ -223,38 +240,26 @@ class WsClient : public Client, public std::enable_shared_from_this<WsClient> {
       recorder_.event(text);
     } else if (text.starts_with(R"({"type":"subscribed")")) {
       ++stats_.subscribed;
-      if (on_ready_) std::exchange(on_ready_, nullptr)();
+      ready();
     }
   }
 
   websocket::stream<beast::tcp_stream> ws_;
   beast::flat_buffer buffer_;
   std::string request_;
-  const Options& options_;
-  Stats& stats_;
-  Recorder& recorder_;
-  std::function<void()> on_ready_;
 };
 
 // One GET /sse?table=T: the response is a plain byte stream of SSE events after its headers.
 class SseClient : public Client, public std::enable_shared_from_this<SseClient> {
  public:
   SseClient(net::io_context& io, const Options& options, Stats& stats, Recorder& recorder)
-      : stream_(io), options_(options), stats_(stats), recorder_(recorder) {}
-
-  void start(std::function<void()> on_ready) override {
-    on_ready_ = std::move(on_ready);
-    stream_.expires_after(std::chrono::seconds(30));
-    stream_.async_connect(
-        tcp::endpoint(net::ip::make_address("127.0.0.1"),
-                      static_cast<unsigned short>(options_.port)),
-        [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
-  }
+      : Client(options, stats, recorder), stream_(io) {}
 
  private:
-  void fail() {
-    ++stats_.failed;
-    if (on_ready_) std::exchange(on_ready_, nullptr)();
+  void connect(const tcp::endpoint& gateway) override {
+    stream_.expires_after(std::chrono::seconds(30));
+    stream_.async_connect(
+        gateway, [self = shared_from_this()](beast::error_code ec) { self->on_connect(ec); });
   }
 
   void on_connect(beast::error_code ec) {
@@ -323,7 +328,7 @@ class SseClient : public Client, public std::enable_shared_from_this<SseClient> 
         recorder_.event(line);
       } else if (event_type_ == "subscribed") {
         ++stats_.subscribed;
-        if (on_ready_) std::exchange(on_ready_, nullptr)();
+        ready();
       } else if (event_type_ == "error") {
         std::fprintf(stderr, "ws_load: SSE error: %.*s\n", static_cast<int>(line.size()),
                      line.data());
@@ -338,10 +343,6 @@ class SseClient : public Client, public std::enable_shared_from_this<SseClient> 
   std::string request_;
   std::string event_type_;
   bool headers_done_ = false;
-  const Options& options_;
-  Stats& stats_;
-  Recorder& recorder_;
-  std::function<void()> on_ready_;
 };
 
 double cpu_seconds() {
