@@ -161,7 +161,7 @@ class ClientSession : public hub::Subscriber {
   std::deque<Queued> queue_;
   std::deque<std::string> control_;  ///< framed control messages, in queue order
   std::size_t queued_bytes_ = 0;     ///< of the queue (events counted by their JSON) and in flight
-  std::string write_buffer_;  ///< the framed bytes being written; empty between writes
+  std::string write_buffer_;         ///< the framed bytes being written; empty between writes
   bool write_scheduled_ = false;
   // Counted here and added to the shared metrics once per write.
   std::uint64_t events_framed_ = 0;
