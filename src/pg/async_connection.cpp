@@ -163,6 +163,22 @@ asio::awaitable<void> AsyncConnection::query_rows(const std::string& sql,
   co_await execute(sql, params, timeout, &on_row, prepare);
 }
 
+asio::awaitable<const std::string*> AsyncConnection::prepared_name(const std::string& sql,
+                                                                   int params,
+                                                                   Clock::time_point deadline) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    auto name = "pgpulse_" + std::to_string(prepared_.size());
+    if (!PQsendPrepare(conn_.get(), name.c_str(), sql.c_str(), params, nullptr)) {
+      throw_broken("cannot send query");
+    }
+    co_await flush(deadline);
+    co_await collect(deadline, nullptr);
+    it = prepared_.emplace(sql, std::move(name)).first;
+  }
+  co_return &it->second;
+}
+
 asio::awaitable<ResultPtr> AsyncConnection::execute(const std::string& sql,
                                                     std::span<const char* const> params,
                                                     Clock::duration timeout,
@@ -171,18 +187,8 @@ asio::awaitable<ResultPtr> AsyncConnection::execute(const std::string& sql,
   auto deadline = Clock::now() + timeout;
   const auto n = static_cast<int>(params.size());
   if (prepare) {
-    auto it = prepared_.find(sql);
-    if (it == prepared_.end()) {
-      auto name = "pgpulse_" + std::to_string(prepared_.size());
-      if (!PQsendPrepare(conn_.get(), name.c_str(), sql.c_str(), n, nullptr)) {
-        throw_broken("cannot send query");
-      }
-      co_await flush(deadline);
-      co_await collect(deadline, nullptr);
-      it = prepared_.emplace(sql, std::move(name)).first;
-    }
-    if (!PQsendQueryPrepared(conn_.get(), it->second.c_str(), n, params.data(), nullptr, nullptr,
-                             0)) {
+    const std::string* name = co_await prepared_name(sql, n, deadline);
+    if (!PQsendQueryPrepared(conn_.get(), name->c_str(), n, params.data(), nullptr, nullptr, 0)) {
       throw_broken("cannot send query");
     }
   } else if (!PQsendQueryParams(conn_.get(), sql.c_str(), n, nullptr, params.data(), nullptr,
@@ -195,9 +201,60 @@ asio::awaitable<ResultPtr> AsyncConnection::execute(const std::string& sql,
   co_return last;
 }
 
+asio::awaitable<void> AsyncConnection::query_then_rows(Statement first, Statement second,
+                                                       Clock::duration timeout,
+                                                       const RowHandler& on_row) {
+  if (!conn_) throw ConnectionError("connection closed");
+  auto deadline = Clock::now() + timeout;
+  const auto n1 = static_cast<int>(first.params.size());
+  const auto n2 = static_cast<int>(second.params.size());
+  const std::string* name1 = co_await prepared_name(first.sql, n1, deadline);
+  const std::string* name2 = co_await prepared_name(second.sql, n2, deadline);
+  // A failure below (other than an SQL error) throws ConnectionError or TimeoutError, after
+  // which the connection is not used again; so only the normal path leaves pipeline mode.
+  if (!PQenterPipelineMode(conn_.get()) ||
+      !PQsendQueryPrepared(conn_.get(), name1->c_str(), n1, first.params.data(), nullptr, nullptr,
+                           0) ||
+      !PQpipelineSync(conn_.get()) ||
+      !PQsendQueryPrepared(conn_.get(), name2->c_str(), n2, second.params.data(), nullptr, nullptr,
+                           0) ||
+      !PQpipelineSync(conn_.get())) {
+    throw_broken("cannot send query");
+  }
+  co_await flush(deadline);
+  ResultPtr failure;
+  co_await read_results(deadline, nullptr, failure);
+  co_await await_pipeline_sync(deadline);
+  // In pipeline mode, single-row mode is chosen per query, before its first result is read.
+  if (!PQsetSingleRowMode(conn_.get())) throw_broken("cannot read rows one at a time");
+  co_await read_results(deadline, failure ? nullptr : &on_row, failure);
+  co_await await_pipeline_sync(deadline);
+  if (!PQexitPipelineMode(conn_.get())) throw_broken("cannot leave pipeline mode");
+  if (failure) throw_result_error(conn_.get(), failure.get());
+  dispatch_notifications();
+}
+
+asio::awaitable<void> AsyncConnection::await_pipeline_sync(Clock::time_point deadline) {
+  co_await await_result_ready(deadline);
+  ResultPtr r(PQgetResult(conn_.get()));
+  if (!r || PQresultStatus(r.get()) != PGRES_PIPELINE_SYNC) {
+    throw ConnectionError("protocol error: expected the end of a pipelined statement");
+  }
+}
+
 asio::awaitable<ResultPtr> AsyncConnection::collect(Clock::time_point deadline,
                                                     const RowHandler* on_row) {
   ResultPtr failure;
+  auto last = co_await read_results(deadline, on_row, failure);
+  if (failure) throw_result_error(conn_.get(), failure.get());
+  if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_broken("connection lost");
+  dispatch_notifications();
+  co_return last;
+}
+
+asio::awaitable<ResultPtr> AsyncConnection::read_results(Clock::time_point deadline,
+                                                         const RowHandler* on_row,
+                                                         ResultPtr& failure) {
   ResultPtr last;
   for (;;) {
     co_await await_result_ready(deadline);
@@ -205,7 +262,7 @@ asio::awaitable<ResultPtr> AsyncConnection::collect(Clock::time_point deadline,
     if (!r) break;
     switch (PQresultStatus(r.get())) {
       case PGRES_SINGLE_TUPLE:
-        if (!failure) (*on_row)(r.get());
+        if (!failure && on_row) (*on_row)(r.get());
         if (!conn_) throw ConnectionError("connection closed");  // the handler stopped us
         break;
       case PGRES_TUPLES_OK:
@@ -217,9 +274,7 @@ asio::awaitable<ResultPtr> AsyncConnection::collect(Clock::time_point deadline,
         if (!failure) failure = std::move(r);
     }
   }
-  if (failure) throw_result_error(conn_.get(), failure.get());
   if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_broken("connection lost");
-  dispatch_notifications();
   co_return last;
 }
 

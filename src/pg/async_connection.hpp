@@ -29,6 +29,11 @@ class AsyncConnection {
   using NotificationSink = std::function<void(const Notification&)>;
   using RowHandler = std::function<void(const PGresult*)>;
   enum class Wake { kInput, kTimeout, kWoken };
+  /// A statement and its text parameters (nullptr = NULL); both must outlive the call.
+  struct Statement {
+    const std::string& sql;
+    std::span<const char* const> params;
+  };
 
   AsyncConnection(asio::any_io_executor executor, NotificationSink sink);
   ~AsyncConnection();
@@ -53,6 +58,14 @@ class AsyncConnection {
   // `prepare`: run it as a prepared statement of this connection (prepared on first use), so a
   // statement run for every read is parsed and planned once, not every time.
 
+  /// Runs `first`, then `second`, in one round trip: both are sent in one write (libpq
+  /// pipeline mode), each followed by a sync, so each runs and commits as its own transaction
+  /// and `second` sees what `first` committed, exactly as two query() calls would. `first`'s
+  /// result is dropped; `second`'s rows stream to `on_row`. Both run as prepared statements.
+  /// An error of `first` is thrown once `second` is over, and then no row reaches `on_row`.
+  asio::awaitable<void> query_then_rows(Statement first, Statement second, Clock::duration timeout,
+                                        const RowHandler& on_row);
+
   /// Waits until the server sends something (consumed, notifications dispatched), `timeout`
   /// passes, or wake() is called.
   asio::awaitable<Wake> wait_input(Clock::duration timeout);
@@ -69,7 +82,12 @@ class AsyncConnection {
   asio::awaitable<ResultPtr> execute(const std::string& sql, std::span<const char* const> params,
                                      Clock::duration timeout, const RowHandler* on_row,
                                      bool prepare);
+  asio::awaitable<const std::string*> prepared_name(const std::string& sql, int params,
+                                                    Clock::time_point deadline);
   asio::awaitable<ResultPtr> collect(Clock::time_point deadline, const RowHandler* on_row);
+  asio::awaitable<ResultPtr> read_results(Clock::time_point deadline, const RowHandler* on_row,
+                                          ResultPtr& failure);
+  asio::awaitable<void> await_pipeline_sync(Clock::time_point deadline);
   asio::awaitable<void> flush(Clock::time_point deadline);
   asio::awaitable<void> await_result_ready(Clock::time_point deadline);
   void attach_socket();

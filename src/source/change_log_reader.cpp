@@ -19,7 +19,7 @@ constexpr int kPageRows = 2000;
 // the same statement, so that the three agree. Two index range scans: the rest of the
 // cursor's own transaction (by seq: a 100,000-row transaction is paged without rescanning its
 // start), then the later transactions.
-const char* kReadSql = R"sql(
+const std::string kReadSql = R"sql(
 SELECT s.pruned_below, s.last_position, s.scanned_to, r.position, r.seq, r.xid, r.schema_name,
        r.table_name, r.op, r.new_row, r.old_row,
        to_char(CASE WHEN $6::boolean THEN pg_xact_commit_timestamp(xid(r.xid))
@@ -54,6 +54,8 @@ LEFT JOIN LATERAL (
 ) r ON true
 ORDER BY r.position, r.seq
 )sql";
+
+const std::string kSequenceSql = "SELECT pgpulse.sequence()";
 
 enum Column {
   kPrunedBelow,
@@ -184,7 +186,7 @@ bool ChangeLogReader::deliver_row(const PGresult* r, const Sink& sink) {
 }
 
 boost::asio::awaitable<ChangeLogReader::Page> ChangeLogReader::read_page(
-    pg::AsyncConnection& connection, const Sink& sink) {
+    pg::AsyncConnection& connection, const Sink& sink, bool sequence_first) {
   std::string position = std::to_string(cursor_.position());
   std::string seq = std::to_string(cursor_.seq());
   std::string limit = std::to_string(kPageRows);
@@ -199,23 +201,27 @@ boost::asio::awaitable<ChangeLogReader::Page> ChangeLogReader::read_page(
   Page page;
   std::int64_t last_position = -1;
   std::int64_t scanned_to = 0;
-  co_await connection.query_rows(
-      kReadSql, params, kReadTimeout,
-      [&](const PGresult* row) {
-        if (page.refused) return;  // the rest of the result is read and dropped
-        if (last_position < 0) {
-          check_not_pruned(to_i64(field(row, kPrunedBelow)));
-          last_position = to_i64(field(row, kLastPosition));
-          scanned_to = to_i64(field(row, kScannedTo));  // 0 (NULL) when nothing is after
-        }
-        if (PQgetisnull(row, 0, kPosition)) return;  // no change after the cursor
-        if (!deliver_row(row, sink)) {
-          page.refused = true;
-          return;
-        }
-        ++page.rows;
-      },
-      /*prepare=*/true);
+  auto on_row = [&](const PGresult* row) {
+    if (page.refused) return;  // the rest of the result is read and dropped
+    if (last_position < 0) {
+      check_not_pruned(to_i64(field(row, kPrunedBelow)));
+      last_position = to_i64(field(row, kLastPosition));
+      scanned_to = to_i64(field(row, kScannedTo));  // 0 (NULL) when nothing is after
+    }
+    if (PQgetisnull(row, 0, kPosition)) return;  // no change after the cursor
+    if (!deliver_row(row, sink)) {
+      page.refused = true;
+      return;
+    }
+    ++page.rows;
+  };
+  if (sequence_first) {
+    // One round trip for both: the page query still runs after sequence() committed.
+    co_await connection.query_then_rows({kSequenceSql, {}}, {kReadSql, params}, kReadTimeout,
+                                        on_row);
+  } else {
+    co_await connection.query_rows(kReadSql, params, kReadTimeout, on_row, /*prepare=*/true);
+  }
   // A short page read every change of the transactions it looked at: with a table filter,
   // move past those that had none of ours, so the next page does not look at them again.
   page.full = page.rows == static_cast<std::size_t>(kPageRows);
@@ -228,10 +234,9 @@ boost::asio::awaitable<ChangeLogReader::Page> ChangeLogReader::read_page(
 
 boost::asio::awaitable<std::size_t> ChangeLogReader::read(pg::AsyncConnection& connection,
                                                           const Sink& sink) {
-  co_await connection.query("SELECT pgpulse.sequence()", {}, kReadTimeout, /*prepare=*/true);
   std::size_t delivered = 0;
-  for (;;) {
-    auto page = co_await read_page(connection, sink);
+  for (bool first = true;; first = false) {
+    auto page = co_await read_page(connection, sink, /*sequence_first=*/first);
     delivered += page.rows;
     if (page.refused || !page.more) co_return delivered;
   }

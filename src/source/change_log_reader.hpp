@@ -38,7 +38,9 @@ class ChangeLogReader {
     bool full = false;  ///< cut by the row limit
     bool more = false;  ///< sequenced transactions remain after the cursor
   };
-  boost::asio::awaitable<Page> read_page(pg::AsyncConnection& connection, const Sink& sink);
+  /// `sequence_first`: call pgpulse.sequence() before the page, in the same round trip.
+  boost::asio::awaitable<Page> read_page(pg::AsyncConnection& connection, const Sink& sink,
+                                         bool sequence_first);
   bool deliver_row(const PGresult* row, const Sink& sink);
   void check_not_pruned(std::int64_t pruned_below) const;
 
