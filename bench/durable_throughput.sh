@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Benchmark workload b, "durable throughput" (pgpulse watch; the gateway is not part of it):
+# Benchmark workload b, "durable throughput" (pgpulse watch, and the gateway):
 #  (i) catch-up: how fast one reader delivers a backlog of N changes written while no reader
 #      ran, against the raw libpq listener draining N notifications with the same rows as the
 #      tutorial trigger's payloads (bench/build/libpq_listener, built by listener_drain.sh);
 # (ii) live: 1, 2 and 8 pgbench writers insert single rows for T seconds while `pgpulse watch`
-#      prints them, with NOTIFY wake-ups and with polling: writer tx/s, events/s delivered, and
-#      the lag after the writers stop until the watcher has printed every committed change.
+#      prints them, or while `pgpulse serve` sends them to one WebSocket client (tools/ws_load,
+#      /ws?batch=1), with NOTIFY wake-ups and with polling: writer tx/s, events/s delivered, and
+#      the lag after the writers stop until the reader has every committed change.
 #
 #   bench/durable_throughput.sh          # N=200000, T=8 s, 3 catch-up runs, ~2 min
 #   BENCH_SMOKE=1 bench/durable_throughput.sh   # N=2000, T=1 s, 2 clients: checks it works
@@ -21,7 +22,8 @@
 # by one statement (one transaction) and read once the same way: paging through one large
 # transaction is a different path from paging through many small ones.
 #
-# Environment: PGPULSE_BIN (default build/pgpulse), BENCH_REPS (catch-up runs: 3),
+# Environment: PGPULSE_BIN (default build/pgpulse), WS_LOAD_BIN (default build/ws_load; without
+# it the gateway points are left out), BENCH_READERS ("watch gateway"), BENCH_REPS (catch-up runs: 3),
 # BENCH_SECONDS (8 per live point; smoke 1), BENCH_CLIENTS ("1 2 8"; smoke "2"), BENCH_MODES
 # ("notify poll"), BENCH_TIMEOUT (120 s for any one run or lag), BENCH_OUT (default
 # bench/results/durable_throughput.json; smoke runs go to bench/results/tmp/).
@@ -39,7 +41,9 @@ else
 fi
 MODES=${BENCH_MODES:-notify poll}
 TIMEOUT=${BENCH_TIMEOUT:-120}
+READERS=${BENCH_READERS:-watch gateway}
 PGPULSE_BIN=${PGPULSE_BIN:-build/pgpulse}
+WS_LOAD_BIN=${WS_LOAD_BIN:-build/ws_load}
 BUILD=$HERE/build
 ROWS_PER_TX=100
 
@@ -55,13 +59,26 @@ URL=$PGPULSE_TEST_DB
 PGBENCH=$PGPULSE_TEST_PGBIN/pgbench
 TMP=$(mktemp -d /tmp/pgpulse-bench.XXXXXX)
 chmod 755 "$TMP"
-bg_pid=""  # the watcher or the drain timer, whichever runs now
+bg_pid=""  # the watcher, the gateway's client or the drain timer, whichever runs now
+gateway_pid=""
 # (A failed kill must not stop the cleanup: set -e also holds in this trap.)
-cleanup() { if [ -n "$bg_pid" ]; then kill "$bg_pid" 2>/dev/null || true; fi; rm -rf "$TMP"; }
+cleanup() {
+  for pid in $bg_pid $gateway_pid; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
 trap cleanup EXIT
 source "$HERE/lib.sh"
 PGPULSE_BUILT=$(copy_binary "$PGPULSE_BIN" "$TMP" pgpulse --version)
 PGPULSE_BIN=$TMP/pgpulse
+if [[ " $READERS " == *" gateway "* ]]; then
+  if [ -x "$WS_LOAD_BIN" ]; then
+    copy_binary "$WS_LOAD_BIN" "$TMP" ws_load --clients 0 --seconds 0 >/dev/null
+    WS_LOAD_BIN=$TMP/ws_load
+  else
+    echo "  no $WS_LOAD_BIN (ninja -C build ws_load): the gateway points are left out" >&2
+    READERS=${READERS//gateway/}
+  fi
+fi
 RUNS=$TMP/runs.jsonl  # one JSON object per measurement
 : >"$RUNS"
 
@@ -191,23 +208,81 @@ catchup_pgpulse 1 pgpulse-one-tx
 
 # --- (ii) live end to end ----------------------------------------------------------------
 
-live_point() {  # mode clients
-  local mode=$1 clients=$2 out=$TMP/live.out err=$TMP/live.err log=$TMP/pgbench.log note=""
-  reset_capture "$mode"
-  # From the beginning of the (empty) log, so nothing depends on when it took its snapshot.
-  "$PGPULSE_BIN" watch --db "$URL" --from beginning >"$out" 2>"$err" &
-  bg_pid=$!
-  local deadline=$((SECONDS + 20)) backend=""
+# The reader of a live point, started before the writers; when it is ready, sets reader_pid
+# (the process whose CPU counts) and reader_backends (its server backends).
+start_watch_reader() {  # out err
+  "$PGPULSE_BIN" watch --db "$URL" --from beginning >"$1" 2>"$2" &
+  bg_pid=$! reader_pid=$!
+  local deadline=$((SECONDS + 20))
   until [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgpulse' AND state = 'idle'")" -gt 0 ]; do
     if ! kill -0 "$bg_pid" 2>/dev/null || ((SECONDS >= deadline)); then
-      echo "watch did not start: $(tail -c 300 "$err")" >&2
+      echo "watch did not start: $(tail -c 300 "$2")" >&2
       exit 1
     fi
     sleep 0.05
   done
-  backend=$(reader_backend)
+  reader_backends=$(reader_backend)
+}
+
+start_gateway_reader() {  # out err: pgpulse serve, and one batched WebSocket client of it
+  local deadline attempt
+  for attempt in 1 2 3; do  # a port taken meanwhile gets another try
+    gateway_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$PGPULSE_BIN" serve --db "$URL" --listen "127.0.0.1:$gateway_port" --log-level warning \
+      2>"$TMP/gateway.log" &
+    gateway_pid=$!
+    deadline=$((SECONDS + 20))
+    until curl -sf "http://127.0.0.1:$gateway_port/healthz" >/dev/null; do
+      kill -0 "$gateway_pid" 2>/dev/null && ((SECONDS < deadline)) || break
+      sleep 0.05
+    done
+    kill -0 "$gateway_pid" 2>/dev/null && ((SECONDS < deadline)) && break
+    wait "$gateway_pid" 2>/dev/null || true
+    gateway_pid=""
+    grep -q 'Address already in use' "$TMP/gateway.log" || break
+  done
+  [ -n "$gateway_pid" ] || { echo "serve did not start: $(tail -c 300 "$TMP/gateway.log")" >&2; exit 1; }
+  # It counts until SIGTERM, then prints what it got as JSON.
+  "$WS_LOAD_BIN" --port "$gateway_port" --clients 1 --table orders --batch \
+    --seconds $((SECS * 3 + TIMEOUT + 60)) >"$1" 2>"$2" &
+  bg_pid=$!
+  deadline=$((SECONDS + 20))
+  until grep -qx ready "$2"; do
+    if ! kill -0 "$bg_pid" 2>/dev/null || ((SECONDS >= deadline)); then
+      echo "the WebSocket client did not get ready: $(tail -c 300 "$2")" >&2
+      exit 1
+    fi
+    sleep 0.02
+  done
+  reader_pid=$gateway_pid
+  reader_backends=$(reader_backend)
+}
+
+delivered() {  # reader out: how many events the reader has so far
+  if [ "$1" = watch ]; then
+    wc -l <"$2"
+  else  # the gateway counts the events it wrote to its one client
+    curl -sf "http://127.0.0.1:$gateway_port/metrics" |
+      awk '$1 == "pgpulse_events_out_total" { n = $2 } END { printf "%d\n", n }'
+  fi
+}
+
+backends_cpu_s() {  # pids...: their CPU seconds together
+  local total=0 pid
+  for pid in "$@"; do total=$(awk "BEGIN { print $total + $(cpu_s "$pid") }"); done
+  echo "$total"
+}
+
+live_point() {  # reader mode clients
+  local reader=$1 mode=$2 clients=$3 out=$TMP/live.out err=$TMP/live.err log=$TMP/pgbench.log note=""
+  local reader_pid="" reader_backends="" gateway_port=""
+  reset_capture "$mode"
+  # Watch reads from the beginning of the (empty) log, so nothing depends on when it took its
+  # snapshot; the WebSocket client subscribes (from now) before any writer starts.
+  "start_${reader}_reader" "$out" "$err"
   local c0 b0 c1 b1 threads=$((clients < $(nproc) ? clients : $(nproc)))
-  c0=$(cpu_s "$bg_pid") b0=$(cpu_s "$backend")
+  # shellcheck disable=SC2086  # one pid per word
+  c0=$(cpu_s "$reader_pid") b0=$(backends_cpu_s $reader_backends)
   local start; start=$(now_us)
   "$PGBENCH" -n -M prepared -T "$SECS" -c "$clients" -j "$threads" -f "$TMP/insert.pgbench" "$URL" \
     >"$log" 2>&1 || { echo "pgbench failed ($mode, $clients clients):" >&2; cat "$log" >&2; exit 1; }
@@ -215,44 +290,56 @@ live_point() {  # mode clients
   # One change per transaction; pgbench's own count keeps a psql start-up out of the lag.
   local committed at_stop
   committed=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$log")
-  at_stop=$(wc -l <"$out")
+  at_stop=$(delivered "$reader" "$out")
   deadline=$((SECONDS + TIMEOUT))
-  while (($(wc -l <"$out") < committed)); do
-    ((SECONDS < deadline)) || { note="only $(wc -l <"$out") of $committed after ${TIMEOUT} s"; break; }
-    kill -0 "$bg_pid" 2>/dev/null || { note="watch died: $(tail -c 300 "$err")"; break; }
+  while (($(delivered "$reader" "$out") < committed)); do
+    ((SECONDS < deadline)) || { note="only $(delivered "$reader" "$out") of $committed after ${TIMEOUT} s"; break; }
+    kill -0 "$reader_pid" 2>/dev/null || { note="$reader died: $(tail -c 300 "$err")"; break; }
     sleep 0.01
   done
   local done_us; done_us=$(now_us)
-  c1=$(cpu_s "$bg_pid") b1=$(cpu_s "$backend")
+  # shellcheck disable=SC2086
+  c1=$(cpu_s "$reader_pid") b1=$(backends_cpu_s $reader_backends)
   kill "$bg_pid" 2>/dev/null || true
   wait "$bg_pid" || true
   bg_pid=""
-  local lines logged; lines=$(wc -l <"$out") logged=$(psql_q -c 'SELECT count(*) FROM pgpulse.changes')
+  local lines logged
+  if [ "$reader" = watch ]; then
+    lines=$(wc -l <"$out")
+  else  # what the client itself counted (it printed that when told to stop)
+    lines=$(jq -r '.deliveries // 0' "$out" 2>/dev/null || echo 0)
+    kill "$gateway_pid" 2>/dev/null || true
+    wait "$gateway_pid" || true
+    gateway_pid=""
+  fi
+  logged=$(psql_q -c 'SELECT count(*) FROM pgpulse.changes')
   if [ -z "$note" ] && ((logged != committed)); then
     note="pgbench committed $committed transactions, the log holds $logged changes"
   elif [ -z "$note" ] && ((lines != committed)); then
-    note="printed $lines lines for $committed changes"
+    note="the reader got $lines events for $committed changes"
   fi
-  [ -n "$note" ] && echo "  live $mode $clients FAILED: $note" >&2
+  [ -n "$note" ] && echo "  live $reader $mode $clients FAILED: $note" >&2
   local tps; tps=$(sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$log")
-  jq -nc --arg mode "$mode" --argjson clients "$clients" --argjson secs "$SECS" \
+  jq -nc --arg reader "$reader" --arg mode "$mode" --argjson clients "$clients" --argjson secs "$SECS" \
     --argjson tps "$tps" --argjson committed "$committed" --argjson at_stop "$at_stop" \
     --argjson write_us $((stop - start)) --argjson total_us $((done_us - start)) \
     --argjson lag_us $((done_us - stop)) --arg note "$note" \
     --argjson cpu "$(awk "BEGIN { print $c1 - $c0 }")" --argjson bcpu "$(awk "BEGIN { print $b1 - $b0 }")" '
-    {kind: "live", mode: $mode, clients: $clients, seconds: $secs, writer_tps: $tps,
+    {kind: "live", reader: $reader, mode: $mode, clients: $clients, seconds: $secs, writer_tps: $tps,
      committed: $committed, delivered_at_writers_stop: $at_stop,
      events_per_s: ($committed / $total_us * 1e6 | round),
      events_per_s_while_writing: ($at_stop / $write_us * 1e6 | round),
      lag_ms: ($lag_us / 1000 | round),
-     watch_cpu_pct: ($cpu / $total_us * 1e8 | round), backend_cpu_pct: ($bcpu / $total_us * 1e8 | round),
+     reader_cpu_pct: ($cpu / $total_us * 1e8 | round), backend_cpu_pct: ($bcpu / $total_us * 1e8 | round),
      ok: ($note == ""), note: $note}' | tee -a "$RUNS" |
-    jq -r '"  live \(.mode) \(.clients) client(s): \(.writer_tps | round) tx/s written, \(.events_per_s) events/s delivered, lag \(.lag_ms) ms"' >&2
+    jq -r '"  live \(.reader) \(.mode) \(.clients) client(s): \(.writer_tps | round) tx/s written, \(.events_per_s) events/s delivered, lag \(.lag_ms) ms"' >&2
   rm -f "$out"
 }
 
 for clients in $CLIENTS; do
-  for mode in $MODES; do live_point "$mode" "$clients"; done
+  for reader in $READERS; do
+    for mode in $MODES; do live_point "$reader" "$mode" "$clients"; done
+  done
 done
 
 # --- summary -----------------------------------------------------------------------------
@@ -273,7 +360,7 @@ jq -s --argjson n "$N" --argjson reps "$REPS" --argjson secs "$SECS" --argjson f
      server_cpu_s: (map(.server_cpu_s // empty) | if length > 0 then min | r3 else null end),
      output_bytes_per_event: ((.[0].output_bytes // null) | if . then (. / $n | round) else null end),
      ok_runs: length}}) | from_entries) as $best
-  | {workload: "b: durable throughput (pgpulse watch, no gateway)", n: $n,
+  | {workload: "b: durable throughput (pgpulse watch, and the gateway to one WebSocket client)", n: $n,
      catchup_runs: $reps, statistic: "best of runs", live_seconds: $secs,
      fill: {transactions: ($n / $per_tx), rows_per_transaction: $per_tx, ms: $fill_ms},
      reference_payload_bytes: $payload, date: $date, host: $host, load_average: $load, postgresql: $server,
@@ -294,13 +381,13 @@ jq -r '
        "pgpulse-one-tx": "the same, all in one transaction"}[.reader] // .reader,
      .wall_s, .first_run_wall_s, .events_per_s, .client_cpu_us_per_event, (.server_cpu_s // "-"),
      (.rate_vs_libpq // "-")] | map(tostring) | @tsv),
-  "\n(ii) live: single-row INSERT writers for \(.live_seconds) s while pgpulse watch prints to a file",
-  (["mode", "clients", "writer tx/s", "events/s", "while writing", "lag ms", "watch CPU", "backend CPU"] | @tsv),
-  (.live[] | [.mode, .clients, (.writer_tps | round), .events_per_s, .events_per_s_while_writing,
-     .lag_ms, "\(.watch_cpu_pct)%", "\(.backend_cpu_pct)%"] | map(tostring) | @tsv),
+  "\n(ii) live: single-row INSERT writers for \(.live_seconds) s while pgpulse watch prints to a file, or the gateway sends to one WebSocket client",
+  (["reader", "mode", "clients", "writer tx/s", "events/s", "while writing", "lag ms", "reader CPU", "backend CPU"] | @tsv),
+  (.live[] | [(.reader // "watch"), .mode, .clients, (.writer_tps | round), .events_per_s, .events_per_s_while_writing,
+     .lag_ms, "\((.reader_cpu_pct // .watch_cpu_pct))%", "\(.backend_cpu_pct)%"] | map(tostring) | @tsv),
   (if (.failures | length) > 0 then "\nFAILED: " + (.failures | join("; ")) else empty end)' "$OUT" |
   awk -F'\t' 'NF < 2 { print; next }
-    $1 ~ /^(notify|poll|mode)$/ { printf "%-8s %8s %12s %10s %14s %8s %10s %12s\n", $1, $2, $3, $4, $5, $6, $7, $8; next }
+    NF == 9 { printf "%-8s %-7s %8s %12s %10s %14s %8s %10s %12s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9; next }
     { if ($7 ~ /^[0-9.]+$/) $7 = sprintf("%.2fx", $7)
       printf "%-33s %7s %12s %10s %17s %13s %9s\n", $1, $2, $3, $4, $5, $6, $7 }'
 echo "results: $OUT"

@@ -123,13 +123,19 @@ def section_durable_throughput(d):
           f"while no reader ran, then read from the change log ({d.get('statistic', 'best of runs')}).\n\n"
           + table(["reader", "events/s", "wall s", "client CPU us/event", "rate vs libpq"], rows))
     live = d.get("live", [])
-    rows = [[l["mode"], l["clients"], num(l.get("writer_tps")), num(l.get("events_per_s")),
-             num(l.get("lag_ms")), "yes" if l.get("ok") else "NO: " + l.get("note", "")] for l in live]
+    readers = {"watch": "`pgpulse watch`", "gateway": "gateway, 1 WebSocket client"}
+    rows = [[readers.get(l.get("reader", "watch"), l.get("reader")), l["mode"], l["clients"],
+             num(l.get("writer_tps")), num(l.get("events_per_s")), num(l.get("lag_ms")),
+             f"{l.get('backend_cpu_pct', '-')}%", "yes" if l.get("ok") else "NO: " + l.get("note", "")]
+            for l in live]
     md += (f"\n\n(ii) Live: single-row INSERT writers (pgbench) for {d.get('live_seconds')} s while "
-           "`pgpulse watch` prints every change.\n\n"
-           + table(["wake-up", "writers", "writer tx/s", "events/s delivered", "lag after writers stop, ms",
-                    "all delivered"], rows, ["l", "r", "r", "r", "r", "l"]))
-    plot = [(l["mode"], l["clients"], l.get("events_per_s")) for l in live]
+           "`pgpulse watch` prints every change, or `pgpulse serve` sends every change to one "
+           "WebSocket client (`/ws?batch=1`). Reader's backend: the CPU of the reader's PostgreSQL "
+           "backends as a share of one core.\n\n"
+           + table(["reader", "wake-up", "writers", "writer tx/s", "events/s delivered",
+                    "lag after writers stop, ms", "reader's backend", "all delivered"], rows,
+                   ["l", "l", "r", "r", "r", "r", "r", "l"]))
+    plot = [(f"{l.get('reader', 'watch')}, {l['mode']}", l["clients"], l.get("events_per_s")) for l in live]
     return md, plot
 
 
@@ -372,12 +378,13 @@ def plot_scripts(w, plot_data, mode):
                                            [(n, f"{v:.3f}") for n, v in pd], key=False, labels=True)
     pd = plot_data.get("durable_throughput")
     if pd:
-        modes = sorted({m for m, _, _ in pd}, key=lambda m: ["notify", "poll"].index(m) if m in ("notify", "poll") else 9)
+        order = ["watch, notify", "watch, poll", "gateway, notify", "gateway, poll"]
+        modes = sorted({m for m, _, _ in pd}, key=lambda m: order.index(m) if m in order else 9)
         clients = sorted({c for _, c, _ in pd})
         val = {(m, c): v for m, c, v in pd}
         rows = [(f"{c} writer{'s' if c != 1 else ''}", *[val.get((m, c)) for m in modes]) for c in clients]
-        made["durable_throughput"] = histogram(f"b: live delivery by pgpulse watch{size}", "events/s delivered",
-                                               [f"wake-up: {m}" for m in modes], rows)
+        made["durable_throughput"] = histogram(f"b: live delivery by pgpulse watch and the gateway{size}", "events/s delivered",
+                                               [f"{m} wake-up" for m in modes], rows)
     pd = plot_data.get("latency")
     if pd:
         rates = sorted({r for _, r, _, _ in pd if r})

@@ -37,14 +37,14 @@ LOGS=$HERE/results/tmp/logs
 # name|script|budget s (full)|budget s (smoke)|settings of the full run|settings of the smoke run.
 # The budgets stop a workload that hangs or runs far over its expected time (in brackets, on
 # the 2-core machine): listener drain N=200000, 3 runs of 4 listeners (~1 min); durable
-# throughput with 5 s live points instead of 8 (~80 s); latency with 8 s points instead of 10
+# throughput with 5 s live points instead of 8, watch and the gateway (~100 s); latency with 8 s points instead of 10
 # (~3 min); fan-out, 5 points up to 10,000 clients (~1.5 min); write cost with 5 s pgbench points and 2 bulk runs instead of
 # 8 s and 3 (~4.5 min); micro-benchmarks (~40 s). Smoke runs use each script's BENCH_SMOKE
 # sizes; latency leaves out its two poll-mode repeats there (poll mode is smoke-tested by
 # durable throughput and write cost).
 WORKLOADS=(
   "listener_drain|listener_drain.sh|120|60||"
-  "durable_throughput|durable_throughput.sh|180|60|BENCH_SECONDS=5|"
+  "durable_throughput|durable_throughput.sh|240|60|BENCH_SECONDS=5|"
   "latency|latency.sh|300|60|BENCH_SECONDS=8|BENCH_CLIENTS=libpq,node-pg,watch-channel,watch/notify,websocket/notify,sse"
   "fanout|fanout.sh|180|60||"
   "write_cost|write_cost.sh|420|60|BENCH_SECONDS=5 BENCH_REPS=2|"
