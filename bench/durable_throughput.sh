@@ -60,10 +60,10 @@ PGBENCH=$PGPULSE_TEST_PGBIN/pgbench
 TMP=$(mktemp -d /tmp/pgpulse-bench.XXXXXX)
 chmod 755 "$TMP"
 bg_pid=""  # the watcher, the gateway's client or the drain timer, whichever runs now
-gateway_pid=""
+gateway=""  # pgpulse serve of a gateway point (start_gateway, lib.sh)
 # (A failed kill must not stop the cleanup: set -e also holds in this trap.)
 cleanup() {
-  for pid in $bg_pid $gateway_pid; do kill "$pid" 2>/dev/null || true; done
+  for pid in $bg_pid $gateway; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -225,28 +225,13 @@ start_watch_reader() {  # out err
 }
 
 start_gateway_reader() {  # out err: pgpulse serve, and one batched WebSocket client of it
-  local deadline attempt
-  for attempt in 1 2 3; do  # a port taken meanwhile gets another try
-    gateway_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    "$PGPULSE_BIN" serve --db "$URL" --listen "127.0.0.1:$gateway_port" --log-level warning \
-      2>"$TMP/gateway.log" &
-    gateway_pid=$!
-    deadline=$((SECONDS + 20))
-    until curl -sf "http://127.0.0.1:$gateway_port/healthz" >/dev/null; do
-      kill -0 "$gateway_pid" 2>/dev/null && ((SECONDS < deadline)) || break
-      sleep 0.05
-    done
-    kill -0 "$gateway_pid" 2>/dev/null && ((SECONDS < deadline)) && break
-    wait "$gateway_pid" 2>/dev/null || true
-    gateway_pid=""
-    grep -q 'Address already in use' "$TMP/gateway.log" || break
-  done
-  [ -n "$gateway_pid" ] || { echo "serve did not start: $(tail -c 300 "$TMP/gateway.log")" >&2; exit 1; }
+  start_gateway "$URL" "$TMP/gateway.log" ||
+    { echo "serve did not start: $(tail -c 300 "$TMP/gateway.log")" >&2; exit 1; }
   # It counts until SIGTERM, then prints what it got as JSON.
-  "$WS_LOAD_BIN" --port "$gateway_port" --clients 1 --table orders --batch \
+  "$WS_LOAD_BIN" --port "$port" --clients 1 --table orders --batch \
     --seconds $((SECS * 3 + TIMEOUT + 60)) >"$1" 2>"$2" &
   bg_pid=$!
-  deadline=$((SECONDS + 20))
+  local deadline=$((SECONDS + 20))
   until grep -qx ready "$2"; do
     if ! kill -0 "$bg_pid" 2>/dev/null || ((SECONDS >= deadline)); then
       echo "the WebSocket client did not get ready: $(tail -c 300 "$2")" >&2
@@ -254,7 +239,7 @@ start_gateway_reader() {  # out err: pgpulse serve, and one batched WebSocket cl
     fi
     sleep 0.02
   done
-  reader_pid=$gateway_pid
+  reader_pid=$gateway
   reader_backends=$(reader_backend)
 }
 
@@ -262,7 +247,7 @@ delivered() {  # reader out: how many events the reader has so far
   if [ "$1" = watch ]; then
     wc -l <"$2"
   else  # the gateway counts the events it wrote to its one client
-    curl -sf "http://127.0.0.1:$gateway_port/metrics" |
+    curl -sf "http://127.0.0.1:$port/metrics" |
       awk '$1 == "pgpulse_events_out_total" { n = $2 } END { printf "%d\n", n }'
   fi
 }
@@ -275,7 +260,7 @@ backends_cpu_s() {  # pids...: their CPU seconds together
 
 live_point() {  # reader mode clients
   local reader=$1 mode=$2 clients=$3 out=$TMP/live.out err=$TMP/live.err log=$TMP/pgbench.log note=""
-  local reader_pid="" reader_backends="" gateway_port=""
+  local reader_pid="" reader_backends=""
   reset_capture "$mode"
   # Watch reads from the beginning of the (empty) log, so nothing depends on when it took its
   # snapshot; the WebSocket client subscribes (from now) before any writer starts.
@@ -291,7 +276,7 @@ live_point() {  # reader mode clients
   local committed at_stop
   committed=$(sed -nE 's/^number of transactions actually processed: ([0-9]+).*/\1/p' "$log")
   at_stop=$(delivered "$reader" "$out")
-  deadline=$((SECONDS + TIMEOUT))
+  local deadline=$((SECONDS + TIMEOUT))
   while (($(delivered "$reader" "$out") < committed)); do
     ((SECONDS < deadline)) || { note="only $(delivered "$reader" "$out") of $committed after ${TIMEOUT} s"; break; }
     kill -0 "$reader_pid" 2>/dev/null || { note="$reader died: $(tail -c 300 "$err")"; break; }
@@ -308,9 +293,9 @@ live_point() {  # reader mode clients
     lines=$(wc -l <"$out")
   else  # what the client itself counted (it printed that when told to stop)
     lines=$(jq -r '.deliveries // 0' "$out" 2>/dev/null || echo 0)
-    kill "$gateway_pid" 2>/dev/null || true
-    wait "$gateway_pid" || true
-    gateway_pid=""
+    kill "$gateway" 2>/dev/null || true
+    wait "$gateway" || true
+    gateway=""
   fi
   logged=$(psql_q -c 'SELECT count(*) FROM pgpulse.changes')
   if [ -z "$note" ] && ((logged != committed)); then

@@ -86,7 +86,7 @@ chmod 755 "$TMP"
 point_pids=()  # the readers (and gateway) of the point that runs now
 # (A failed kill must not stop the cleanup: set -e also holds in this trap.)
 cleanup() {
-  for pid in "${point_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${point_pids[@]}" ${gateway:-}; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -132,45 +132,6 @@ cpu_ticks() {
   read -ra fields <<<"${stat##*) }"
   echo $((fields[11] + fields[12]))
 }
-running() {  # pid: alive and not yet a zombie
-  local stat
-  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
-  stat=${stat##*) }
-  [ "${stat:0:1}" != Z ]
-}
-# A loopback port nothing listens on, below the kernel's range for outgoing connections (whose
-# local ports a connect test does not see). No python3: a version manager's shim is slow.
-EPHEMERAL_LOW=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
-free_port() {
-  local port
-  while :; do
-    port=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
-    (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
-}
-
-start_gateway() {  # sets gateway and port; a port taken meanwhile gets another try
-  local attempt deadline
-  for attempt in 1 2 3; do
-    port=$(free_port)
-    "$PGPULSE_BIN" serve --db "$URL" --listen "127.0.0.1:$port" --log-level warning \
-      2>"$TMP/gateway.log" &
-    gateway=$!
-    point_pids+=("$gateway")
-    deadline=$((SECONDS + 20))
-    until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
-      if ! running "$gateway" || ((SECONDS >= deadline)); then break; fi
-      sleep 0.05
-    done
-    running "$gateway" && ((SECONDS < deadline)) && return 0
-    wait "$gateway" 2>/dev/null || true
-    grep -q 'Address already in use' "$TMP/gateway.log" || break
-    echo "  port $port was taken (attempt $attempt)" >&2
-  done
-  note="serve did not start: $(tail -c 300 "$TMP/gateway.log" | tr '\n' ' ')"
-  return 1
-}
-
 wait_ready() {  # pid how: 0 once ready, 1 if it died or took 20 s
   local pid=$1 how=$2 deadline=$((SECONDS + 20))
   while ((SECONDS < deadline)); do
@@ -223,7 +184,11 @@ run_point() {  # client wakeup capture rate
       ;;
     websocket | sse)
       local port
-      start_gateway || true
+      if start_gateway "$URL" "$TMP/gateway.log"; then
+        point_pids+=("$gateway")
+      else
+        note="serve did not start: $(tail -c 300 "$TMP/gateway.log" | tr '\n' ' ')"
+      fi
       reader=$gateway
       local mode=() && [ "$client" = sse ] && mode=(--sse)
       [ "$client" = websocket ] && [ "${BENCH_WS_BATCH:-0}" = 1 ] && mode=(--batch)

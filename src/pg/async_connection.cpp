@@ -179,6 +179,11 @@ asio::awaitable<const std::string*> AsyncConnection::prepared_name(const std::st
   co_return &it->second;
 }
 
+bool AsyncConnection::send_prepared(const std::string& name, std::span<const char* const> params) {
+  return PQsendQueryPrepared(conn_.get(), name.c_str(), static_cast<int>(params.size()),
+                             params.data(), nullptr, nullptr, 0) != 0;
+}
+
 asio::awaitable<ResultPtr> AsyncConnection::execute(const std::string& sql,
                                                     std::span<const char* const> params,
                                                     Clock::duration timeout,
@@ -187,8 +192,7 @@ asio::awaitable<ResultPtr> AsyncConnection::execute(const std::string& sql,
   auto deadline = Clock::now() + timeout;
   const auto n = static_cast<int>(params.size());
   if (prepare) {
-    const std::string* name = co_await prepared_name(sql, n, deadline);
-    if (!PQsendQueryPrepared(conn_.get(), name->c_str(), n, params.data(), nullptr, nullptr, 0)) {
+    if (!send_prepared(*co_await prepared_name(sql, n, deadline), params)) {
       throw_broken("cannot send query");
     }
   } else if (!PQsendQueryParams(conn_.get(), sql.c_str(), n, nullptr, params.data(), nullptr,
@@ -206,18 +210,14 @@ asio::awaitable<void> AsyncConnection::query_then_rows(Statement first, Statemen
                                                        const RowHandler& on_row) {
   if (!conn_) throw ConnectionError("connection closed");
   auto deadline = Clock::now() + timeout;
-  const auto n1 = static_cast<int>(first.params.size());
-  const auto n2 = static_cast<int>(second.params.size());
-  const std::string* name1 = co_await prepared_name(first.sql, n1, deadline);
-  const std::string* name2 = co_await prepared_name(second.sql, n2, deadline);
+  const std::string& first_name =
+      *co_await prepared_name(first.sql, static_cast<int>(first.params.size()), deadline);
+  const std::string& second_name =
+      *co_await prepared_name(second.sql, static_cast<int>(second.params.size()), deadline);
   // A failure below (other than an SQL error) throws ConnectionError or TimeoutError, after
   // which the connection is not used again; so only the normal path leaves pipeline mode.
-  if (!PQenterPipelineMode(conn_.get()) ||
-      !PQsendQueryPrepared(conn_.get(), name1->c_str(), n1, first.params.data(), nullptr, nullptr,
-                           0) ||
-      !PQpipelineSync(conn_.get()) ||
-      !PQsendQueryPrepared(conn_.get(), name2->c_str(), n2, second.params.data(), nullptr, nullptr,
-                           0) ||
+  if (!PQenterPipelineMode(conn_.get()) || !send_prepared(first_name, first.params) ||
+      !PQpipelineSync(conn_.get()) || !send_prepared(second_name, second.params) ||
       !PQpipelineSync(conn_.get())) {
     throw_broken("cannot send query");
   }
@@ -247,7 +247,6 @@ asio::awaitable<ResultPtr> AsyncConnection::collect(Clock::time_point deadline,
   ResultPtr failure;
   auto last = co_await read_results(deadline, on_row, failure);
   if (failure) throw_result_error(conn_.get(), failure.get());
-  if (PQstatus(conn_.get()) == CONNECTION_BAD) throw_broken("connection lost");
   dispatch_notifications();
   co_return last;
 }

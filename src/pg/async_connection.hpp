@@ -82,6 +82,7 @@ class AsyncConnection {
   asio::awaitable<ResultPtr> execute(const std::string& sql, std::span<const char* const> params,
                                      Clock::duration timeout, const RowHandler* on_row,
                                      bool prepare);
+  bool send_prepared(const std::string& name, std::span<const char* const> params);
   asio::awaitable<const std::string*> prepared_name(const std::string& sql, int params,
                                                     Clock::time_point deadline);
   asio::awaitable<ResultPtr> collect(Clock::time_point deadline, const RowHandler* on_row);
