@@ -9,3 +9,4 @@
 #include "pgpulse/error.hpp"
 #include "pgpulse/listener.hpp"
 #include "pgpulse/notification.hpp"
+#include "pgpulse/table_name.hpp"
