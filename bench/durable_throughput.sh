@@ -83,8 +83,6 @@ RUNS=$TMP/runs.jsonl  # one JSON object per measurement
 : >"$RUNS"
 
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)  # other work on the machine, for the record
-psql_q() { PGOPTIONS="-c client_min_messages=warning" psql "$URL" -XAtq -v ON_ERROR_STOP=1 "$@"; }
-now_us() { echo "${EPOCHREALTIME/./}"; }
 ms_since() { echo $((($(now_us) - $1) / 1000)); }  # start_us
 
 # ~100-byte rows, as in write_cost.sh.
@@ -106,33 +104,18 @@ reset_capture() {  # wake-up mode: empty orders table, fresh pgpulse schema with
   psql_q -c CHECKPOINT
 }
 
-# CPU seconds a process has used so far: its own (utime + stime), or with `children` what its
-# reaped children used (the postmaster reaps every backend that ended).
-cpu_s() {  # pid [children]
-  local stat; stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-  awk -v hz="$(getconf CLK_TCK)" -v kids="${2:-}" \
-    '{ print (kids ? $14 + $15 : $12 + $13) / hz }' <<<"${stat##*) }"
-}
-POSTMASTER=$(head -1 "$PGPULSE_TEST_PGDATA/postmaster.pid")
-
-reader_backend() { psql_q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgpulse'"; }
-
-wait_no_reader_backend() {  # until the watcher's backend has ended (and been reaped)
-  local deadline=$((SECONDS + 10))
-  while [ -n "$(reader_backend)" ] && ((SECONDS < deadline)); do sleep 0.02; done
-  sleep 0.05
-}
+POSTMASTER=$(head -1 "$PGPULSE_TEST_PGDATA/postmaster.pid")  # its children: the backends
 
 # --- (i) catch-up ------------------------------------------------------------------------
 
 catchup_pgpulse() {  # rep [name: pgpulse, or pgpulse-one-tx for the one-transaction log]
   local name=${2:-pgpulse} out=$TMP/catchup.out err=$TMP/catchup.err times=$TMP/catchup.time server0 server1
-  wait_no_reader_backend
+  wait_backends_gone pgpulse
   server0=$(cpu_s "$POSTMASTER" children)
   local TIMEFORMAT='%R %U %S' rc=0
   { time timeout "$TIMEOUT" "$PGPULSE_BIN" watch --db "$URL" --from beginning --limit "$N" \
       >"$out" 2>"$err"; } 2>"$times" || rc=$?
-  wait_no_reader_backend
+  wait_backends_gone pgpulse
   server1=$(cpu_s "$POSTMASTER" children)
   local lines distinct note="" wall user sys
   read -r wall user sys <"$times"
@@ -214,7 +197,7 @@ start_watch_reader() {  # out err
   "$PGPULSE_BIN" watch --db "$URL" --from beginning >"$1" 2>"$2" &
   bg_pid=$! reader_pid=$!
   local deadline=$((SECONDS + 20))
-  until [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgpulse' AND state = 'idle'")" -gt 0 ]; do
+  until watch_idle '%'; do
     if ! kill -0 "$bg_pid" 2>/dev/null || ((SECONDS >= deadline)); then
       echo "watch did not start: $(tail -c 300 "$2")" >&2
       exit 1
@@ -250,12 +233,6 @@ delivered() {  # reader out: how many events the reader has so far
     curl -sf "http://127.0.0.1:$port/metrics" |
       awk '$1 == "pgpulse_events_out_total" { n = $2 } END { printf "%d\n", n }'
   fi
-}
-
-backends_cpu_s() {  # pids...: their CPU seconds together
-  local total=0 pid
-  for pid in "$@"; do total=$(awk "BEGIN { print $total + $(cpu_s "$pid") }"); done
-  echo "$total"
 }
 
 live_point() {  # reader mode clients

@@ -39,21 +39,17 @@ fi
 DB=$PGPULSE_TEST_DB
 PGBENCH=$PGPULSE_TEST_PGBIN/pgbench
 TMP=$(mktemp -d /tmp/pgpulse-fanout.XXXXXX)
-gateway_pid=""
-cleanup() { if [ -n "$gateway_pid" ]; then kill "$gateway_pid" 2>/dev/null || true; fi; rm -rf "$TMP"; }
+gateway=""
+cleanup() { if [ -n "$gateway" ]; then kill "$gateway" 2>/dev/null || true; fi; rm -rf "$TMP"; }
 trap cleanup EXIT
+source "$HERE/lib.sh"
 
 psql -q "$DB" -c "CREATE TABLE bench (id bigserial PRIMARY KEY, room int, body text)"
 "$PGPULSE_BIN" install --db "$DB" bench >/dev/null
-port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
-"$PGPULSE_BIN" serve --db "$DB" --listen "127.0.0.1:$port" --log-level warning --max-clients 100000 \
-  2>"$TMP/gateway.log" &
-gateway_pid=$!
-until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do sleep 0.1; done
+start_gateway "$DB" "$TMP/gateway.log" --max-clients 100000 ||
+  { echo "serve did not start: $(tail -c 300 "$TMP/gateway.log")" >&2; exit 1; }
 
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$gateway_pid/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$gateway_pid/stat"; }
-hz=$(getconf CLK_TCK)
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$gateway/status"; }
 
 # 1. Memory per idle connection.
 base=$(rss_kb)
@@ -81,13 +77,13 @@ for point in $FANOUT; do
     >"$TMP/fan.json" 2>"$TMP/fan.err" &
   load=$!
   until grep -q '^ready$' "$TMP/fan.err" 2>/dev/null || ! kill -0 $load 2>/dev/null; do sleep 0.1; done
-  t0=$(cpu_ticks) dropped0=$(dropped_total)
+  t0=$(cpu_ticks "$gateway") dropped0=$(dropped_total)
   "$PGBENCH" -n -f "$TMP/insert.sql" -c 1 -R "$((rate / rows))" -T "$SECONDS_PER" "$DB" \
     >"$TMP/pgbench.out" 2>&1 || true
   rss=$(rss_kb)
   wait $load
-  t1=$(cpu_ticks) dropped1=$(dropped_total)
-  gw_cpu=$(awk -v t="$((t1 - t0))" -v hz="$hz" -v s="$SECONDS_PER" 'BEGIN {printf "%.1f", 100 * t / hz / s}')
+  t1=$(cpu_ticks "$gateway") dropped1=$(dropped_total)
+  gw_cpu=$(awk -v t="$((t1 - t0))" -v hz="$HZ" -v s="$SECONDS_PER" 'BEGIN {printf "%.1f", 100 * t / hz / s}')
   row=$(jq -c --argjson n "$n" --argjson rate "$rate" --argjson rows "$rows" --arg transport "$transport" \
     --argjson gw_cpu "$gw_cpu" --argjson rss "$rss" --argjson dropped "$((dropped1 - dropped0))" \
     '{clients: $n, transport: $transport, write_rate: $rate, rows_per_tx: $rows,

@@ -99,8 +99,6 @@ RUNS=$TMP/runs.jsonl  # one JSON object per point
 
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)  # other work on the machine, for the record
 # The server's own psql: Debian's /usr/bin/psql wrapper costs ~0.1 s a call.
-psql_q() { PGOPTIONS="-c client_min_messages=warning" "$PGPULSE_TEST_PGBIN/psql" "$URL" -XAtq -v ON_ERROR_STOP=1 "$@"; }
-now_us() { echo "${EPOCHREALTIME/./}"; }
 
 TABLE_SQL='CREATE TABLE bench (id bigserial PRIMARY KEY,
   sent_us bigint NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1e6)::bigint, body text);'
@@ -123,28 +121,14 @@ reset_capture() {  # tutorial | notify | poll: an empty bench table with that ca
   if ((CHECKPOINT)); then psql_q -c CHECKPOINT; fi
 }
 
-# CPU a process has used so far, in clock ticks (utime + stime; 0 once it is gone), and whether
-# it runs; bash builtins only, as they run while the point is measured.
-HZ=$(getconf CLK_TCK)
-cpu_ticks() {
-  local stat fields
-  { read -r stat <"/proc/$1/stat"; } 2>/dev/null || { echo 0; return; }
-  read -ra fields <<<"${stat##*) }"
-  echo $((fields[11] + fields[12]))
-}
 wait_ready() {  # pid how: 0 once ready, 1 if it died or took 20 s
   local pid=$1 how=$2 deadline=$((SECONDS + 20))
   while ((SECONDS < deadline)); do
     running "$pid" || return 1
     case $how in
       stderr) grep -qx ready "$TMP/reader.err" && return 0 ;;  # the reader says so itself
-      listen | log)  # pgpulse watch: its backend is idle (after its LISTEN, for --channel)
-        local like; like=$([ "$how" = listen ] && echo 'LISTEN%' || echo '%')
-        [ "$(psql_q -v like="$like" <<<"SELECT count(*) FROM pg_stat_activity
-          WHERE datname = current_database() AND application_name = 'pgpulse' AND state = 'idle'
-            AND query ILIKE :'like';")" -gt 0 ] &&
-          return 0
-        ;;
+      listen) watch_idle 'LISTEN%' && return 0 ;;  # pgpulse watch --channel: after its LISTEN
+      log) watch_idle '%' && return 0 ;;             # pgpulse watch: its backend is idle
     esac
     sleep 0.02
   done

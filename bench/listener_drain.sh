@@ -49,8 +49,6 @@ PAYLOAD='{"schema":"public","table":"orders","op":"UPDATE","id":%s,"at":"2024-05
 QUEUE_SQL="SELECT count(pg_notify(:'ch', format(:'payload', i))) FROM generate_series(1, :n) AS i;"
 PAYLOAD_BYTES_SQL="SELECT round(avg(octet_length(format(:'payload', i)))) FROM generate_series(1, :n) AS i;"
 
-psql_q() { psql "$PGPULSE_TEST_DB" -XAtq -v ON_ERROR_STOP=1 "$@"; }
-
 # Outside the sandbox: build the tools, install the Node reference, then re-run inside a sandbox.
 if [ -z "${PGPULSE_TEST_DB:-}" ] || [ "${BENCH_IN_SANDBOX:-}" != 1 ]; then
   scripts/bootstrap.sh jq  # Node comes with the machine (NodeSource build): not ours to install
@@ -63,6 +61,9 @@ if [ -z "${PGPULSE_TEST_DB:-}" ] || [ "${BENCH_IN_SANDBOX:-}" != 1 ]; then
   fi
   BENCH_IN_SANDBOX=1 exec scripts/pg-sandbox.sh run "$HERE/listener_drain.sh" "$N"
 fi
+
+URL=$PGPULSE_TEST_DB
+source "$HERE/lib.sh"
 
 TMP=$(mktemp -d /tmp/pgpulse-bench.XXXXXX)
 timer_pid=""

@@ -60,7 +60,6 @@ RUNS=$TMP/runs.jsonl  # one JSON object per measurement
 : >"$RUNS"
 
 LOAD_BEFORE=$(cut -d" " -f1-3 /proc/loadavg)  # other work on the machine, for the record
-psql_q() { PGOPTIONS="-c client_min_messages=warning" psql "$URL" -XAtq -v ON_ERROR_STOP=1 "$@"; }
 
 # ~100-byte rows (the script reports the measured average).
 TABLE_SQL='CREATE TABLE orders (id bigserial PRIMARY KEY, customer int, amount numeric, note text);'
@@ -109,8 +108,7 @@ start_reader() {  # variant output_file
   # Ready once its backend is idle (for the tutorial: idle after its LISTEN).
   local like; like=$([ "$1" = tutorial ] && echo 'LISTEN%' || echo '%')
   local deadline=$((SECONDS + 20))
-  until [ "$(psql_q -v like="$like" <<<"SELECT count(*) FROM pg_stat_activity
-      WHERE application_name = 'pgpulse' AND state = 'idle' AND query ILIKE :'like';")" -gt 0 ]; do
+  until watch_idle "$like"; do
     if ! kill -0 "$reader_pid" 2>/dev/null || ((SECONDS >= deadline)); then
       echo "reader for $1 did not start: $(tail -c 300 "$TMP/reader.err")" >&2
       exit 1
@@ -128,19 +126,7 @@ stop_reader() {  # variant: fails if the reader died on its own
   reader_pid=""
 }
 
-# CPU seconds a process has used so far: its own (utime + stime from /proc; 0 once it is
-# gone), or with `children` what its reaped children used: the postmaster reaps every backend
-# that ended, so its children's time grows by the CPU of the writers' backends once they end.
-cpu_s() {  # pid [children]
-  local stat; stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-  awk -v hz="$(getconf CLK_TCK)" -v kids="${2:-}" \
-    '{ print (kids ? $14 + $15 : $12 + $13) / hz }' <<<"${stat##*) }"
-}
-POSTMASTER=$(head -1 "$PGPULSE_TEST_PGDATA/postmaster.pid")
-
-# The server backend that serves the reader: with the reader, what takes CPU from the
-# writers on these 2 cores.
-reader_backend() { psql_q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgpulse'"; }
+POSTMASTER=$(head -1 "$PGPULSE_TEST_PGDATA/postmaster.pid")  # its children: the backends
 
 quiesce() {  # variant: the same starting state before every timed point
   local change_log=()
@@ -162,17 +148,16 @@ pgbench_point() {  # variant clients rep
   quiesce "$variant"
   local threads=$((clients < $(nproc) ? clients : $(nproc))) backend=0 c0=0 b0=0 c1=0 b1=0 w0 w1
   if [ -n "$reader_pid" ]; then
-    backend=$(reader_backend) c0=$(cpu_s "$reader_pid") b0=$(cpu_s "$backend")
+    # shellcheck disable=SC2086  # one pid per word
+    backend=$(reader_backend) c0=$(cpu_s "$reader_pid") b0=$(backends_cpu_s $backend)
   fi
   w0=$(cpu_s "$POSTMASTER" children)
   "$PGBENCH" -n -M prepared -T "$SECS" -c "$clients" -j "$threads" -f "$TMP/insert.pgbench" "$URL" \
     >"$log" 2>&1 || { echo "pgbench failed ($variant, $clients clients):" >&2; cat "$log" >&2; exit 1; }
-  [ -n "$reader_pid" ] && c1=$(cpu_s "$reader_pid") b1=$(cpu_s "$backend")
+  # shellcheck disable=SC2086
+  [ -n "$reader_pid" ] && c1=$(cpu_s "$reader_pid") b1=$(backends_cpu_s $backend)
   # The writers' backends end after pgbench disconnects; their CPU counts once reaped.
-  local deadline=$((SECONDS + 10))
-  while [ "$(psql_q -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'")" != 0 ] &&
-    ((SECONDS < deadline)); do sleep 0.02; done
-  sleep 0.05
+  wait_backends_gone pgbench
   w1=$(cpu_s "$POSTMASTER" children)
   stop_reader "$variant"
   local tps tx

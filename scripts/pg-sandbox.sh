@@ -19,12 +19,8 @@ as_owner() {
   if [ "$(id -u)" -eq 0 ]; then (cd /tmp && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
-free_port() {
-  python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
-PY
-}
+# free_port
+source "$(dirname "${BASH_SOURCE[0]}")/../bench/lib.sh"
 
 start() {
   local dir=$1
