@@ -13,6 +13,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -27,6 +28,22 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+
+namespace {
+
+// A response's header fields by lower-case name.
+template <class Message>
+std::map<std::string, std::string> lower_case_fields(const Message& message) {
+  std::map<std::string, std::string> fields;
+  for (const auto& field : message) {
+    std::string name(field.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    fields[name] = std::string(field.value());
+  }
+  return fields;
+}
+
+}  // namespace
 
 int free_port() {
   net::io_context io;
@@ -90,11 +107,7 @@ HttpResponse http_get(int port, const std::string& target,
   http::read(stream, buffer, response);
   HttpResponse out;
   out.status = static_cast<int>(response.result_int());
-  for (const auto& field : response) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    out.headers[name] = std::string(field.value());
-  }
+  out.headers = lower_case_fields(response);
   out.body = response.body();
   return out;
 }
@@ -215,8 +228,7 @@ std::optional<boost::json::object> WsClient::next_of(const std::string& type,
                                                      std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    auto left = left_until(deadline);
     if (left.count() <= 0) return std::nullopt;
     auto message = next(left);
     if (!message) return std::nullopt;
@@ -296,11 +308,7 @@ SseClient::SseClient(int port, const std::string& target,
   parser.skip(true);
   http::read_header(stream, impl_->buffer, parser);
   status_ = static_cast<int>(parser.get().result_int());
-  for (const auto& field : parser.get()) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    headers_[name] = std::string(field.value());
-  }
+  headers_ = lower_case_fields(parser.get());
   pending_ = beast::buffers_to_string(impl_->buffer.data());
   impl_->buffer.consume(impl_->buffer.size());
   stream.expires_never();
@@ -336,8 +344,7 @@ std::optional<SseClient::Event> SseClient::next(std::chrono::milliseconds timeou
       continue;
     }
     if (ended_) return std::nullopt;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    auto left = left_until(deadline);
     if (left.count() <= 0) return std::nullopt;
     char chunk[4096];
     beast::error_code result = net::error::would_block;
@@ -361,11 +368,6 @@ std::optional<SseClient::Event> SseClient::next(std::chrono::milliseconds timeou
     }
     pending_.append(chunk, got);
   }
-}
-
-std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                               std::chrono::steady_clock::now());
 }
 
 StalledWsClient::StalledWsClient(int port, const std::string& subscribe_json) {

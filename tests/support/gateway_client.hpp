@@ -14,9 +14,6 @@
 
 namespace pgpulse::test {
 
-/// What is left of the time until `deadline` (zero or less once it passed).
-std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline);
-
 /// A loopback port that was free a moment ago.
 int free_port();
 

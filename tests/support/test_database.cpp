@@ -67,6 +67,11 @@ std::string ident(const std::string& name) {
   return out + "\"";
 }
 
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                               std::chrono::steady_clock::now());
+}
+
 void run_sql(const std::string& sql) {
   connect().exec_script(sql);
 }
@@ -176,8 +181,7 @@ std::optional<std::string> CliProcess::read_line(std::chrono::milliseconds timeo
       out_buffer_.erase(0, at + 1);
       return line;
     }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    auto left = left_until(deadline);
     if (left.count() <= 0) return std::nullopt;
     pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_open_ ? err_fd_ : -1, POLLIN, 0}};
     if (::poll(fds, 2, static_cast<int>(left.count())) <= 0) continue;

@@ -39,6 +39,9 @@ void run_sql(const std::string& sql);
 /// Restarts the server with `pg_ctl restart -m immediate` (a crash, as far as clients see).
 void restart_server();
 
+/// What is left of the time until `deadline` (zero or less once it passed).
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline);
+
 /// Runs `io` until `done()` or the timeout; returns done().
 bool run_until(boost::asio::io_context& io, const std::function<bool()>& done,
                std::chrono::milliseconds timeout = 10s);

@@ -1,7 +1,5 @@
 #include "tokens.hpp"
 
-#include <jwt.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <memory>
@@ -9,14 +7,15 @@
 
 namespace pgpulse::test {
 
-std::string sign(const std::string& claims_json, const std::string& key) {
+std::string sign(jwt_alg_t alg, const std::string& key, const std::string& claims_json) {
   jwt_t* raw = nullptr;
   if (jwt_new(&raw) != 0) throw std::runtime_error("jwt_new failed");
   std::unique_ptr<jwt_t, decltype(&jwt_free)> token(raw, &jwt_free);
   if (jwt_add_grants_json(token.get(), claims_json.c_str()) != 0) {
     throw std::runtime_error("bad claims " + claims_json);
   }
-  if (jwt_set_alg(token.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char*>(key.data()),
+  if (alg != JWT_ALG_NONE &&
+      jwt_set_alg(token.get(), alg, reinterpret_cast<const unsigned char*>(key.data()),
                   static_cast<int>(key.size())) != 0) {
     throw std::runtime_error("jwt_set_alg failed");
   }
@@ -25,6 +24,10 @@ std::string sign(const std::string& claims_json, const std::string& key) {
   std::string out = encoded;
   free(encoded);
   return out;
+}
+
+std::string sign(const std::string& claims_json, const std::string& key) {
+  return sign(JWT_ALG_HS256, key, claims_json);
 }
 
 long unix_now() {

@@ -14,11 +14,14 @@
 #include <vector>
 
 #include "gateway/auth.hpp"
+#include "tokens.hpp"
 
 namespace pgpulse::gateway {
 namespace {
 
 using std::chrono::system_clock;
+using test::sign;  // tokens.hpp: signed by libjwt
+using test::unix_now;
 
 const std::string kSecret = "0123456789abcdef0123456789abcdef";  // 32 bytes
 const std::string kOtherSecret = "fedcba9876543210fedcba9876543210";
@@ -64,29 +67,6 @@ const KeyPair& other_rsa_key() {
 const KeyPair& ec_key() {
   static const KeyPair pair(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   return pair;
-}
-
-long unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(system_clock::now().time_since_epoch())
-      .count();
-}
-
-// Signs `claims_json` with libjwt. JWT_ALG_NONE makes an unsigned token.
-std::string sign(jwt_alg_t alg, const std::string& key, const std::string& claims_json) {
-  jwt_t* raw = nullptr;
-  EXPECT_EQ(jwt_new(&raw), 0);
-  std::unique_ptr<jwt_t, decltype(&jwt_free)> jwt(raw, &jwt_free);
-  EXPECT_EQ(jwt_add_grants_json(jwt.get(), claims_json.c_str()), 0) << claims_json;
-  if (alg != JWT_ALG_NONE) {
-    EXPECT_EQ(jwt_set_alg(jwt.get(), alg, reinterpret_cast<const unsigned char*>(key.data()),
-                          static_cast<int>(key.size())),
-              0);
-  }
-  char* encoded = jwt_encode_str(jwt.get());
-  EXPECT_NE(encoded, nullptr);
-  std::string token = encoded ? encoded : "";
-  free(encoded);
-  return token;
 }
 
 std::string hs256(const std::string& claims_json, const std::string& secret = kSecret) {
