@@ -9,26 +9,41 @@
 set(PGPULSE_SYSTEMD_UNIT_DIR "lib/systemd/system" CACHE PATH
     "Directory of pgpulse.service (relative: under the install prefix)")
 
-set(PGPULSE_SERVICE_CONFIG ${CMAKE_INSTALL_FULL_SYSCONFDIR}/pgpulse/pgpulse.toml)
 configure_file(packaging/pgpulse.toml.in ${PROJECT_BINARY_DIR}/packaging/pgpulse.toml @ONLY)
 configure_file(packaging/pgpulse.service.in ${PROJECT_BINARY_DIR}/packaging/pgpulse.service @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/packaging/pgpulse.toml
-        DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/pgpulse COMPONENT server)
+# /etc for the prefix /usr (GNUInstallDirs says so), else under the prefix, relative, so that
+# `cmake --install --prefix` moves it too.
+if(CMAKE_INSTALL_FULL_SYSCONFDIR STREQUAL "${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SYSCONFDIR}")
+  set(PGPULSE_CONFIG_DIR ${CMAKE_INSTALL_SYSCONFDIR}/pgpulse)
+else()
+  set(PGPULSE_CONFIG_DIR ${CMAKE_INSTALL_FULL_SYSCONFDIR}/pgpulse)
+endif()
+install(FILES ${PROJECT_BINARY_DIR}/packaging/pgpulse.toml DESTINATION ${PGPULSE_CONFIG_DIR}
+        COMPONENT server)
 install(FILES ${PROJECT_BINARY_DIR}/packaging/pgpulse.service
         DESTINATION ${PGPULSE_SYSTEMD_UNIT_DIR} COMPONENT server)
 # The demo pages (`pgpulse serve --demo`), without the client library's own tests.
 install(DIRECTORY web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/pgpulse/web COMPONENT server
         PATTERN test EXCLUDE PATTERN test-support EXCLUDE)
 
-# Each package's /usr/share/doc: copyright and the Debian changelog, compressed as lintian
-# expects (gzip -9n: no name or time stamp, so the package is reproducible).
+# The man page, and each package's /usr/share/doc: copyright and the Debian changelog,
+# compressed as lintian expects (gzip -9n: no name or time stamp, for reproducible packages).
 find_program(PGPULSE_GZIP gzip REQUIRED)
+configure_file(packaging/pgpulse.1.in ${PROJECT_BINARY_DIR}/packaging/pgpulse.1 @ONLY)
+set(PGPULSE_MAN_GZ ${PROJECT_BINARY_DIR}/packaging/pgpulse.1.gz)
 set(PGPULSE_CHANGELOG_GZ ${PROJECT_BINARY_DIR}/packaging/changelog.Debian.gz)
-add_custom_command(OUTPUT ${PGPULSE_CHANGELOG_GZ}
+add_custom_command(OUTPUT ${PGPULSE_MAN_GZ} ${PGPULSE_CHANGELOG_GZ}
+  COMMAND ${PGPULSE_GZIP} -9n -c ${PROJECT_BINARY_DIR}/packaging/pgpulse.1 > ${PGPULSE_MAN_GZ}
   COMMAND ${PGPULSE_GZIP} -9n -c ${PROJECT_SOURCE_DIR}/packaging/debian/changelog
           > ${PGPULSE_CHANGELOG_GZ}
-  DEPENDS ${PROJECT_SOURCE_DIR}/packaging/debian/changelog VERBATIM)
-add_custom_target(pgpulse_changelog ALL DEPENDS ${PGPULSE_CHANGELOG_GZ})
+  DEPENDS ${PROJECT_BINARY_DIR}/packaging/pgpulse.1
+          ${PROJECT_SOURCE_DIR}/packaging/debian/changelog VERBATIM)
+add_custom_target(pgpulse_package_docs ALL DEPENDS ${PGPULSE_MAN_GZ} ${PGPULSE_CHANGELOG_GZ})
+install(FILES ${PGPULSE_MAN_GZ} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT server)
+install(FILES packaging/debian/pgpulse.lintian-overrides DESTINATION
+        ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME pgpulse COMPONENT server)
+install(FILES packaging/debian/libpgpulse-dev.lintian-overrides DESTINATION
+        ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME libpgpulse-dev COMPONENT dev)
 foreach(pair IN ITEMS server:pgpulse dev:libpgpulse-dev)
   string(REPLACE ":" ";" pair ${pair})
   list(GET pair 0 component)
@@ -49,6 +64,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends from the binary's libraries (dpkg-shlibdeps), plus what the scripts use.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+# The binary without its symbol table (static libraries keep theirs: CMake strips no archive).
+set(CPACK_STRIP_FILES ON)
 
 set(CPACK_DEBIAN_SERVER_PACKAGE_NAME pgpulse)
 set(CPACK_DEBIAN_SERVER_PACKAGE_SECTION net)
