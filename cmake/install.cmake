@@ -48,10 +48,16 @@ else()
   set(PGPULSE_PC_LIBS "-lboost_json -pthread")
   set(PGPULSE_PC_LIBS_PRIVATE "")
 endif()
-# Relative to the .pc file, so `cmake --install build --prefix DIR` gives a correct one too.
-file(RELATIVE_PATH PGPULSE_PC_TO_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig
-     ${CMAKE_INSTALL_PREFIX})
-string(REGEX REPLACE "/$" "" PGPULSE_PC_TO_PREFIX "${PGPULSE_PC_TO_PREFIX}")
+# The prefix relative to the .pc file, so `cmake --install build --prefix DIR` gives a
+# correct one too; /usr (the Debian package) is never moved, and -I/usr/include is dropped by
+# pkg-config as a system directory only when written so.
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(PGPULSE_PC_PREFIX /usr)
+else()
+  file(RELATIVE_PATH PGPULSE_PC_PREFIX ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig
+       ${CMAKE_INSTALL_PREFIX})
+  string(REGEX REPLACE "/$" "" PGPULSE_PC_PREFIX "\${pcfiledir}/${PGPULSE_PC_PREFIX}")
+endif()
 configure_file(cmake/pgpulse.pc.in ${PROJECT_BINARY_DIR}/pgpulse.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/pgpulse.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
         COMPONENT dev)

@@ -29,6 +29,13 @@ install(DIRECTORY web/ DESTINATION ${CMAKE_INSTALL_DATADIR}/pgpulse/web COMPONEN
 # The man page, and each package's /usr/share/doc: copyright and the Debian changelog,
 # compressed as lintian expects (gzip -9n: no name or time stamp, for reproducible packages).
 find_program(PGPULSE_GZIP gzip REQUIRED)
+set(PGPULSE_DEBIAN_VERSION ${PROJECT_VERSION}-1)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS packaging/debian/changelog)
+file(STRINGS packaging/debian/changelog PGPULSE_CHANGELOG_TOP LIMIT_COUNT 1)
+if(NOT PGPULSE_CHANGELOG_TOP MATCHES "^pgpulse \\(${PGPULSE_DEBIAN_VERSION}\\) ")
+  message(FATAL_ERROR "packaging/debian/changelog: its first entry must be for "
+                      "${PGPULSE_DEBIAN_VERSION}, the version of project()")
+endif()
 configure_file(packaging/pgpulse.1.in ${PROJECT_BINARY_DIR}/packaging/pgpulse.1 @ONLY)
 set(PGPULSE_MAN_GZ ${PROJECT_BINARY_DIR}/packaging/pgpulse.1.gz)
 set(PGPULSE_CHANGELOG_GZ ${PROJECT_BINARY_DIR}/packaging/changelog.Debian.gz)
@@ -59,7 +66,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX ${CMAKE_INSTALL_PREFIX})
 set(CPACK_COMPONENTS_ALL server dev)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
+set(CPACK_DEBIAN_PACKAGE_RELEASE 1)  # as in PGPULSE_DEBIAN_VERSION
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Depends from the binary's libraries (dpkg-shlibdeps), plus what the scripts use.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
