@@ -2,10 +2,13 @@
 BUILD ?= build
 SANITIZE_BUILD ?= build-sanitize
 FUZZ_BUILD ?= build-fuzz
+PACKAGE_BUILD ?= build-deb
 FUZZ_SECONDS ?= 60
 GENERATOR := $(shell command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
+# The project's own builds treat warnings as errors; a user's plain cmake build does not.
+WERROR := -DCMAKE_COMPILE_WARNING_AS_ERROR=ON
 
-.PHONY: all bootstrap build test test-sanitize fuzz bench bench-smoke demo clean format
+.PHONY: all bootstrap build test test-sanitize fuzz bench bench-smoke demo package clean format
 
 all: build
 
@@ -13,7 +16,7 @@ bootstrap:
 	@scripts/bootstrap.sh
 
 build: bootstrap
-	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) $(GENERATOR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	@[ -f $(BUILD)/CMakeCache.txt ] || cmake -S . -B $(BUILD) $(GENERATOR) $(WERROR) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD)
 
 # Unit tests, then integration tests against a throwaway PostgreSQL (scripts/pg-sandbox.sh),
@@ -25,7 +28,7 @@ test: build
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer (CI runs it).
 test-sanitize: bootstrap
-	@[ -f $(SANITIZE_BUILD)/CMakeCache.txt ] || cmake -S . -B $(SANITIZE_BUILD) $(GENERATOR) \
+	@[ -f $(SANITIZE_BUILD)/CMakeCache.txt ] || cmake -S . -B $(SANITIZE_BUILD) $(GENERATOR) $(WERROR) \
 	  -DCMAKE_BUILD_TYPE=Debug -DPGPULSE_SANITIZE=address,undefined
 	cmake --build $(SANITIZE_BUILD)
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -36,7 +39,7 @@ test-sanitize: bootstrap
 # leaves its input in $(FUZZ_BUILD)/crash-* and fails the target.
 fuzz:
 	@scripts/bootstrap.sh clang libclang-rt-14-dev
-	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || cmake -S fuzz -B $(FUZZ_BUILD) $(GENERATOR) \
+	@[ -f $(FUZZ_BUILD)/CMakeCache.txt ] || cmake -S fuzz -B $(FUZZ_BUILD) $(GENERATOR) $(WERROR) \
 	  -DCMAKE_CXX_COMPILER=clang++ -DPGPULSE_FUZZ=ON
 	cmake --build $(FUZZ_BUILD)
 	@mkdir -p $(FUZZ_BUILD)/corpus
@@ -57,8 +60,24 @@ bench-smoke: build
 demo: build
 	scripts/demo.sh $(BUILD)/pgpulse
 
+# The Debian packages pgpulse and libpgpulse-dev (packaging/package.cmake) in $(PACKAGE_BUILD):
+# a Release build for /usr, with Debian's hardening flags (dpkg-buildflags, without -g: the
+# packages carry no debug information). scripts/check-package.sh lints, installs and tries them.
+DEB_FLAGS = DEB_BUILD_MAINT_OPTIONS=hardening=+all DEB_CFLAGS_MAINT_STRIP=-g DEB_CXXFLAGS_MAINT_STRIP=-g \
+  dpkg-buildflags --get
+PACKAGE_FLAGS = CFLAGS="$$($(DEB_FLAGS) CFLAGS) $$($(DEB_FLAGS) CPPFLAGS)" \
+  CXXFLAGS="$$($(DEB_FLAGS) CXXFLAGS) $$($(DEB_FLAGS) CPPFLAGS)" LDFLAGS="$$($(DEB_FLAGS) LDFLAGS)"
+package: bootstrap
+	@scripts/bootstrap.sh dpkg-dev file
+	@[ -f $(PACKAGE_BUILD)/CMakeCache.txt ] || $(PACKAGE_FLAGS) cmake -S . -B $(PACKAGE_BUILD) \
+	  $(GENERATOR) $(WERROR) -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF \
+	  -DCMAKE_INSTALL_PREFIX=/usr -DPGPULSE_WEB_ROOT=/usr/share/pgpulse/web \
+	  -DPGPULSE_SYSTEMD_UNIT_DIR=/lib/systemd/system
+	cmake --build $(PACKAGE_BUILD)
+	cd $(PACKAGE_BUILD) && cpack -G DEB
+
 format:
 	git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
 
 clean:
-	rm -rf $(BUILD) $(SANITIZE_BUILD)
+	rm -rf $(BUILD) $(SANITIZE_BUILD) $(PACKAGE_BUILD)

@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
   try {
     boost::asio::io_context io;
     pgpulse::ChangeStream stream(
-        io, {.connection = {.conninfo = argv[1]},
+        // ConnectOptions named: a bare {.conninfo = ...} here makes g++ 12 at -O3 warn that
+        // conninfo may be used uninitialized (a false positive on the exception path).
+        io, {.connection = pgpulse::ConnectOptions{.conninfo = argv[1]},
              .from = argc > 3 ? pgpulse::Cursor::parse(argv[3]) : pgpulse::Cursor::now(),
              .tables = {argv[2]}});
     stream.on_event([](const pgpulse::ChangeEvent& event) {

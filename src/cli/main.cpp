@@ -10,6 +10,7 @@
 
 #include "cli/commands.hpp"
 #include "pgpulse/error.hpp"
+#include "pgpulse/version.hpp"
 
 namespace {
 
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
   CLI::App app{"pgpulse: PostgreSQL row changes as real-time events"};
   app.require_subcommand(1);
   app.fallthrough();  // --log-level may also follow the subcommand
-  app.set_version_flag("--version", "pgpulse 0.1.0");
+  app.set_version_flag("--version", "pgpulse " PGPULSE_VERSION);
   std::string log_level = "warning";
   app.add_option("--log-level", log_level, "trace, debug, info, warning, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error", "critical", "off"}));

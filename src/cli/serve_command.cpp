@@ -24,9 +24,10 @@ std::string read_file(const std::string& path, const char* what) {
 
 // A TOML value as the text a flag would carry.
 std::string flag_text(const toml::node& node) {
-  if (auto s = node.value<std::string>()) return *s;
-  if (auto b = node.value<bool>()) return *b ? "true" : "false";
-  if (auto i = node.value<std::int64_t>()) return std::to_string(*i);
+  // value_exact: value<bool>() would also take an integer (max_clients = 20000 read as true).
+  if (auto s = node.value_exact<std::string>()) return *s;
+  if (auto b = node.value_exact<bool>()) return *b ? "true" : "false";
+  if (auto i = node.value_exact<std::int64_t>()) return std::to_string(*i);
   throw Error("config values must be strings, integers or booleans");
 }
 

@@ -144,7 +144,8 @@ void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
   auto quoted_table = quote_ident(entry.sub->table_key.substr(0, entry.sub->table_key.find('.'))) +
                       "." +
                       quote_ident(entry.sub->table_key.substr(entry.sub->table_key.find('.') + 1));
-  ChangeStreamOptions options{.connection = {.conninfo = context_.config.db},
+  // ConnectOptions named: g++ 12 -O3 warns (maybe-uninitialized, a false positive) otherwise.
+  ChangeStreamOptions options{.connection = ConnectOptions{.conninfo = context_.config.db},
                               .from = from,
                               .tables = {quoted_table},
                               .prune_interval = std::chrono::milliseconds(0)};
