@@ -72,6 +72,9 @@ class ChangeStream {
   using CatalogHandler = std::function<void(const std::vector<CapturedTable>&)>;
 
   ChangeStream(boost::asio::io_context& io, ChangeStreamOptions options);
+  /// Stops the stream and destroys every handler at once, so nothing they captured (a
+  /// session's `self`, say) outlives the stream; none runs afterwards. May be called from
+  /// inside a handler: the handlers are then destroyed as soon as it returns.
   ~ChangeStream();
   ChangeStream(const ChangeStream&) = delete;
   ChangeStream& operator=(const ChangeStream&) = delete;

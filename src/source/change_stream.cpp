@@ -54,7 +54,7 @@ class ChangeStream::Impl final : public source::ListenSession {
     }
     // What changed in the catalog while we were away is known before anything else happens.
     if (catalog_handler) co_await read_catalog(connection);
-    if (first && ready_handler && !stopped()) ready_handler(reader_.cursor());
+    if (first && !stopped()) call(ready_handler, reader_.cursor());
     if (stopped()) co_return;
     // Whatever was committed while we were away is in the log: catch up now.
     co_await drain(connection);
@@ -81,7 +81,7 @@ class ChangeStream::Impl final : public source::ListenSession {
   boost::asio::awaitable<void> read_catalog(pg::AsyncConnection& connection) {
     last_catalog_ = Clock::now();
     auto tables = co_await source::read_table_catalog(connection);
-    if (catalog_handler && !stopped()) catalog_handler(tables);
+    if (!stopped()) call(catalog_handler, tables);
   }
 
   boost::asio::awaitable<void> prune(pg::AsyncConnection& connection) {
@@ -108,9 +108,14 @@ class ChangeStream::Impl final : public source::ListenSession {
     return next;
   }
 
-  void on_fatal(const std::exception_ptr& error) override {
-    if (error_handler) error_handler(error);
+  void drop_handlers() noexcept override {
+    event_handler = {};
+    error_handler = {};
+    ready_handler = {};
+    catalog_handler = {};
   }
+
+  void on_fatal(const std::exception_ptr& error) override { call(error_handler, error); }
 
   boost::asio::awaitable<void> drain(pg::AsyncConnection& connection) {
     // Reads until a read finds nothing new; wake-ups that arrive meanwhile set dirty_ again
@@ -121,7 +126,7 @@ class ChangeStream::Impl final : public source::ListenSession {
       last_read_ = Clock::now();
       delivered = co_await reader_.read(connection, [this](const ChangeEvent& event) {
         if (stopped()) return false;
-        if (event_handler) event_handler(event);
+        call(event_handler, event);
         return true;
       });
     } while (delivered > 0 && dirty_ && !stopped() && Clock::now() - last_read_ >= kMinReadGap);
@@ -143,7 +148,7 @@ ChangeStream::ChangeStream(boost::asio::io_context& io, ChangeStreamOptions opti
     : impl_(std::make_shared<Impl>(io, std::move(options))) {}
 
 ChangeStream::~ChangeStream() {
-  impl_->set_state_handler({});
+  impl_->release_handlers();
   impl_->stop();
 }
 

@@ -362,5 +362,54 @@ TEST_F(ChangeStreamTest, WithoutACatalogIntervalTheCatalogIsReadOnlyOnConnect) {
   EXPECT_EQ(reports, 1);
 }
 
+TEST_F(ChangeStreamTest, DestroyingTheStreamDestroysEveryHandlerAtOnce) {
+  auto owner = std::make_shared<int>(0);  // stands for a session that captures its `self`
+  std::weak_ptr<int> watched = owner;
+  before_start_ = [&, owner](ChangeStream& stream) {
+    stream.on_event([owner](const ChangeEvent&) {});
+    stream.on_error([owner](const std::exception_ptr&) {});
+    stream.on_state([this, owner](const StateChange& s) { states_.push_back(s); });
+    stream.on_ready([owner](const Cursor&) {});
+    stream.on_catalog([owner](const std::vector<CapturedTable>&) {});
+  };
+  start();
+  before_start_ = {};
+  owner.reset();
+  ASSERT_FALSE(watched.expired());
+  stream_.reset();
+  EXPECT_TRUE(watched.expired()) << "no handler outlives the stream, the loop not run since";
+}
+
+TEST_F(ChangeStreamTest, DestroyedFromItsOwnEventHandlerItCallsNoHandlerAgain) {
+  auto owner = std::make_shared<int>(0);
+  std::weak_ptr<int> watched = owner;
+  int events = 0;
+  int calls_after = 0;
+  before_start_ = [&, owner](ChangeStream& stream) {
+    stream.on_event([&, owner](const ChangeEvent&) {
+      ++events;
+      stream_.reset();
+      EXPECT_EQ(*owner, 0) << "what the running handler captured is still there";
+    });
+    stream.on_state([&, owner](const StateChange& s) {
+      states_.push_back(s);
+      calls_after += events > 0;
+    });
+    stream.on_error([&, owner](const std::exception_ptr&) { calls_after += events > 0; });
+  };
+  start();
+  before_start_ = {};
+  owner.reset();
+  auto t = ident(table_);
+  write("BEGIN; INSERT INTO " + t + " VALUES (1, 'a'); INSERT INTO " + t + " VALUES (2, 'b'); " +
+        "COMMIT");
+  ASSERT_TRUE(run_until(io_, [&] { return events > 0; }));
+  EXPECT_TRUE(watched.expired()) << "destroyed once the handler returned";
+  run_until(
+      io_, [] { return false; }, 200ms);
+  EXPECT_EQ(events, 1);
+  EXPECT_EQ(calls_after, 0);
+}
+
 }  // namespace
 }  // namespace pgpulse::test

@@ -217,6 +217,48 @@ TEST_F(ListenerTest,
   }
 }
 
+TEST_F(ListenerTest, DestroyingTheListenerDestroysEveryHandlerAtOnce) {
+  auto channel = unique_name("ch");
+  auto owner = std::make_shared<int>(0);  // stands for a session that captures its `self`
+  std::weak_ptr<int> watched = owner;
+  make(options());
+  listen(channel);
+  listener_->listen(channel + "_other", [owner](const Notification&) {});
+  start_and_settle(channel);
+  listener_->on_state([owner](const StateChange&) {});
+  owner.reset();
+  ASSERT_FALSE(watched.expired());
+  listener_.reset();
+  EXPECT_TRUE(watched.expired()) << "no handler outlives the listener, the loop not run since";
+}
+
+TEST_F(ListenerTest, DestroyedFromItsOwnHandlerItCallsNoHandlerAgain) {
+  auto channel = unique_name("ch");
+  auto owner = std::make_shared<int>(0);
+  std::weak_ptr<int> watched = owner;
+  make(options());
+  listen(channel);
+  start_and_settle(channel);
+  int heard = 0;
+  int calls_after = 0;
+  listener_->listen(channel, [&, owner](const Notification&) {
+    ++heard;
+    listener_.reset();
+    EXPECT_EQ(*owner, 0) << "what the running handler captured is still there";
+  });
+  listener_->on_state([&, owner](const StateChange&) { ++calls_after; });
+  owner.reset();
+  // Two in one transaction: they arrive together, and only the first reaches a handler.
+  run_sql("BEGIN; SELECT pg_notify('" + channel + "', 'one'); SELECT pg_notify('" + channel +
+          "', 'two'); COMMIT");
+  ASSERT_TRUE(run_until(io_, [&] { return heard > 0; }));
+  EXPECT_TRUE(watched.expired()) << "destroyed once the handler returned";
+  run_until(
+      io_, [] { return false; }, 200ms);
+  EXPECT_EQ(heard, 1);
+  EXPECT_EQ(calls_after, 0);
+}
+
 TEST_F(ListenerTest, InvalidConnectionStringIsRejectedAtOnce) {
   EXPECT_THROW(Listener(io_, options("host=127.0.0.1 nonsense")), ConnectionError);
 }
