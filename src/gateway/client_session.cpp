@@ -20,15 +20,6 @@ constexpr std::size_t kBacklogFactor = 8;
 // Write buffers up to this size stay with an idle client.
 constexpr std::size_t kKeepBufferBytes = 4 * 1024;
 
-std::string quote_ident(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 ClientSession::ClientSession(ServerContext& context, std::size_t loop, std::optional<Grant> grant)
@@ -141,14 +132,13 @@ void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
     });
     return;
   }
-  auto quoted_table = quote_ident(entry.sub->table_key.substr(0, entry.sub->table_key.find('.'))) +
-                      "." +
-                      quote_ident(entry.sub->table_key.substr(entry.sub->table_key.find('.') + 1));
+  const auto& key = entry.sub->table_key;
   // ConnectOptions named: g++ 12 -O3 warns (maybe-uninitialized, a false positive) otherwise.
-  ChangeStreamOptions options{.connection = ConnectOptions{.conninfo = context_.config.db},
-                              .from = from,
-                              .tables = {quoted_table},
-                              .prune_interval = std::chrono::milliseconds(0)};
+  ChangeStreamOptions options{
+      .connection = ConnectOptions{.conninfo = context_.config.db},
+      .from = from,
+      .tables = {TableName{key.substr(0, key.find('.')), key.substr(key.find('.') + 1)}},
+      .prune_interval = std::chrono::milliseconds(0)};
   entry.catch_up = std::make_unique<ChangeStream>(context_.hub.io(loop_), std::move(options));
   auto* sub = entry.sub.get();
   entry.catch_up->on_event([this, sub, id](const ChangeEvent& event) {
