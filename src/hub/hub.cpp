@@ -27,12 +27,12 @@ bool Subscription::wants(const EventRecord& event) const {
 }
 
 void LoopHub::add(Subscription* sub) {
-  by_table_[sub->table_key].push_back(sub);
+  by_table_[sub->table].push_back(sub);
   ++count_;
 }
 
 void LoopHub::remove(Subscription* sub) {
-  auto it = by_table_.find(sub->table_key);
+  auto it = by_table_.find(sub->table);
   if (it == by_table_.end()) return;
   auto& subs = it->second;
   auto found = std::find(subs.begin(), subs.end(), sub);
@@ -44,7 +44,7 @@ void LoopHub::remove(Subscription* sub) {
 }
 
 void LoopHub::dispatch(const SharedEvent& event) const {
-  auto it = by_table_.find(event->table_key());
+  auto it = by_table_.find(event->table);
   if (it == by_table_.end()) return;
   // A subscriber may unsubscribe (or close) while we deliver: iterate over a copy.
   auto subs = it->second;
@@ -88,7 +88,7 @@ bool Hub::attach(std::size_t loop, Subscription& sub, const Cursor& from,
   std::lock_guard lock(mutex_);
   if (after(base_, from)) return false;  // the ring starts after `from`: changes are missing
   for (const auto& event : ring_) {
-    if (after(event->id, from) && event->table_key() == sub.table_key && sub.wants(*event)) {
+    if (after(event->id, from) && event->table == sub.table && sub.wants(*event)) {
       replay.push_back(event);
     }
   }
