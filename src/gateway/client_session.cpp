@@ -31,9 +31,9 @@ std::variant<PreparedSubscription, Refusal> ClientSession::prepare(
     return Refusal{"duplicate_subscription", "a subscription with id \"" + id + "\" exists"};
   }
   if (subscriptions_.size() >= context_.config.max_subscriptions) {
-    return Refusal{"too_many_subscriptions",
-                   "at most " + std::to_string(context_.config.max_subscriptions) +
-                       " subscriptions per connection"};
+    return Refusal{"too_many_subscriptions", "at most " +
+                                                 std::to_string(context_.config.max_subscriptions) +
+                                                 " subscriptions per connection"};
   }
   const auto& table = spec.table;
   if (grant_ && !grant_->allows(table)) {
@@ -146,13 +146,13 @@ void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
             }
             send_error(id, code, message);
             // Not from inside the stream's own callback: unsubscribe() stops the catch-up.
-            boost::asio::post(context_.hub.io(loop_), [self = self(), this, id] { unsubscribe(id); });
+            boost::asio::post(context_.hub.io(loop_),
+                              [self = self(), this, id] { unsubscribe(id); });
           },
   };
-  entry.catch_up = std::make_shared<CatchUp>(context_.hub.io(loop_),
-                                             CatchUp::Options{.table = sub->table},
-                                             context_.catch_up_slots, context_.catch_up_source,
-                                             std::move(hooks));
+  entry.catch_up = std::make_shared<CatchUp>(
+      context_.hub.io(loop_), CatchUp::Options{.table = sub->table}, context_.catch_up_slots,
+      context_.catch_up_source, std::move(hooks));
   entry.catch_up->start(from);
 }
 

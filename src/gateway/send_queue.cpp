@@ -4,8 +4,7 @@
 
 namespace pgpulse::gateway {
 
-SendQueue::Offer SendQueue::offer(const hub::Subscription& sub, hub::SharedEvent event,
-                                  bool live) {
+SendQueue::Offer SendQueue::offer(const hub::Subscription& sub, hub::SharedEvent event, bool live) {
   auto size = event->json.size();
   if (backlog_.empty() && has_room(size)) {
     push(sub, std::move(event));

@@ -157,18 +157,18 @@ class Server {
     catalog_.set(read_catalog(config.db));
     hub_ = std::make_unique<hub::Hub>(loop_pointers,
                                       hub::RingLimits{.max_events = config.ring_events});
-    context_ = std::make_unique<ServerContext>(ServerContext{
-        .config = config_,
-        .hub = *hub_,
-        .metrics = metrics_,
-        .catalog = catalog_,
-        .sessions = sessions_,
-        .catch_up_slots = catch_up_slots_,
-        .catch_up_source = [conninfo = config.db](net::io_context& io, const TableName& table,
-                                                  const Cursor& from)
-            -> std::unique_ptr<CatchUpSource> {
-          return std::make_unique<ChangeStreamSource>(io, conninfo, table, from);
-        }});
+    context_ = std::make_unique<ServerContext>(
+        ServerContext{.config = config_,
+                      .hub = *hub_,
+                      .metrics = metrics_,
+                      .catalog = catalog_,
+                      .sessions = sessions_,
+                      .catch_up_slots = catch_up_slots_,
+                      .catch_up_source = [conninfo = config.db](
+                                             net::io_context& io, const TableName& table,
+                                             const Cursor& from) -> std::unique_ptr<CatchUpSource> {
+                        return std::make_unique<ChangeStreamSource>(io, conninfo, table, from);
+                      }});
     front_ = std::make_unique<HttpFront>(config_, *context_, demo_.get(), std::move(credentials));
     // Bound now, so a taken port fails at start; accepting starts once the hub is ready.
     try {

@@ -15,7 +15,7 @@ namespace pgpulse::hub {
 struct EventRecord {
   Cursor id = Cursor::at(0);
   std::string id_text;  ///< id.to_string(), made once: SSE puts it in every event
-  TableName table;  ///< the key subscriptions are indexed by
+  TableName table;      ///< the key subscriptions are indexed by
   Op op = Op::kInsert;
   /// The rows parsed, for filters and column lists; empty objects when absent.
   boost::json::object new_row;

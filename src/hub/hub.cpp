@@ -28,6 +28,7 @@ bool Subscription::wants(const EventRecord& event) const {
 
 void LoopHub::add(Subscription* sub) {
   by_table_[sub->table].push_back(sub);
+  sub->registered = true;
   ++count_;
 }
 
@@ -39,6 +40,7 @@ void LoopHub::remove(Subscription* sub) {
   if (found == subs.end()) return;
   *found = subs.back();  // order among subscriptions does not matter
   subs.pop_back();
+  sub->registered = false;
   --count_;
   if (subs.empty()) by_table_.erase(it);
 }
@@ -46,10 +48,12 @@ void LoopHub::remove(Subscription* sub) {
 void LoopHub::dispatch(const SharedEvent& event) const {
   auto it = by_table_.find(event->table);
   if (it == by_table_.end()) return;
-  // A subscriber may unsubscribe (or close) while we deliver: iterate over a copy.
+  // A subscriber may detach subscriptions (its own or another's) while we deliver: iterate
+  // over a copy, skipping what was detached meanwhile. (A session destroys a subscription
+  // only after the dispatch: its close() posts that.)
   auto subs = it->second;
   for (auto* sub : subs) {
-    if (after(event->id, sub->live_after) && sub->wants(*event)) {
+    if (sub->registered && after(event->id, sub->live_after) && sub->wants(*event)) {
       sub->subscriber->deliver(*sub, event);
     }
   }

@@ -36,6 +36,8 @@ struct Subscription {
   /// Events at or before this were replayed or predate the subscription: not delivered live.
   Cursor live_after = Cursor::at(0);
   Subscriber* subscriber = nullptr;
+  /// Registered with a LoopHub (set by its add() and remove()).
+  bool registered = false;
 
   static std::uint8_t op_bit(Op op);
   bool wants(const EventRecord& event) const;

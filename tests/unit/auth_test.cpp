@@ -265,8 +265,7 @@ TEST(TokenVerifier, ReadsTheTablesClaimFromEitherLocation) {
             patterns({"messages", "app.rooms"}));
   EXPECT_EQ(tables(R"({"pgpulse.tables":["flat.key"]})"), patterns({"flat.key"}));
   EXPECT_EQ(tables(R"({"tables":["top.level"]})"), patterns({"top.level"}));
-  EXPECT_EQ(tables(R"({"pgpulse":{"tables":["nested"]},"tables":["top"]})"),
-            patterns({"nested"}));
+  EXPECT_EQ(tables(R"({"pgpulse":{"tables":["nested"]},"tables":["top"]})"), patterns({"nested"}));
   EXPECT_EQ(tables(R"({"sub":"x"})"), patterns({}));
   EXPECT_EQ(refusal(hs_verifier(), hs256(R"({"tables":"public.messages"})")),
             "malformed token (tables is not an array of strings)");
