@@ -14,6 +14,9 @@
 
 namespace pgpulse::test {
 
+/// What is left of the time until `deadline` (zero or less once it passed).
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline);
+
 /// A loopback port that was free a moment ago.
 int free_port();
 
@@ -103,6 +106,25 @@ class SseClient {
   std::map<std::string, std::string> headers_;
   bool ended_ = false;
   std::string pending_;
+};
+
+// A WebSocket client that stops reading: a raw socket with a tiny receive buffer that does the
+// handshake, subscribes, then leaves everything the server sends unread.
+class StalledWsClient {
+ public:
+  StalledWsClient(int port, const std::string& subscribe_json);
+  ~StalledWsClient();
+  StalledWsClient(const StalledWsClient&) = delete;
+  StalledWsClient& operator=(const StalledWsClient&) = delete;
+
+ private:
+  static std::string masked_text_frame(const std::string& payload);
+  void write_all(const std::string& bytes);
+  // Reads byte by byte (nothing past what is needed) until `marker` was received.
+  bool read_until(const std::string& marker);
+
+  int fd_ = -1;
+  std::string received_;
 };
 
 }  // namespace pgpulse::test

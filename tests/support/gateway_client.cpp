@@ -1,6 +1,11 @@
 #include "gateway_client.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -356,6 +361,76 @@ std::optional<SseClient::Event> SseClient::next(std::chrono::milliseconds timeou
     }
     pending_.append(chunk, got);
   }
+}
+
+std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                               std::chrono::steady_clock::now());
+}
+
+StalledWsClient::StalledWsClient(int port, const std::string& subscribe_json) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd_ < 0) throw std::runtime_error("socket failed");
+  int size = 4096;
+  ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, "127.0.0.1", &address.sin_addr);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    throw std::runtime_error("connect failed");
+  }
+  write_all(
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  if (!read_until("\r\n\r\n") || received_.rfind("HTTP/1.1 101", 0) != 0) {
+    throw std::runtime_error("upgrade refused: " + received_);
+  }
+  write_all(masked_text_frame(subscribe_json));
+  if (!read_until("\"subscribed\"")) throw std::runtime_error("no subscribed: " + received_);
+}
+
+StalledWsClient::~StalledWsClient() {
+  ::close(fd_);
+}
+
+std::string StalledWsClient::masked_text_frame(const std::string& payload) {
+  std::string frame;
+  frame += static_cast<char>(0x81);  // FIN, text
+  if (payload.size() < 126) {
+    frame += static_cast<char>(0x80 | payload.size());
+  } else {
+    frame += static_cast<char>(0x80 | 126);
+    frame += static_cast<char>((payload.size() >> 8) & 0xff);
+    frame += static_cast<char>(payload.size() & 0xff);
+  }
+  const char mask[4] = {0x12, 0x34, 0x56, 0x78};
+  frame.append(mask, 4);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    frame += static_cast<char>(payload[i] ^ mask[i % 4]);
+  return frame;
+}
+
+void StalledWsClient::write_all(const std::string& bytes) {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    auto n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) throw std::runtime_error("write failed");
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+bool StalledWsClient::read_until(const std::string& marker) {
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (received_.find(marker) == std::string::npos) {
+    pollfd fd{fd_, POLLIN, 0};
+    auto left = left_until(deadline);
+    if (left.count() <= 0 || ::poll(&fd, 1, static_cast<int>(left.count())) <= 0) return false;
+    char c = 0;
+    if (::read(fd_, &c, 1) != 1) return false;
+    received_ += c;
+  }
+  return true;
 }
 
 }  // namespace pgpulse::test
