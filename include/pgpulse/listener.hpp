@@ -32,6 +32,9 @@ class Listener {
   using StateHandler = std::function<void(const StateChange&)>;
 
   Listener(boost::asio::io_context& io, ConnectOptions options);
+  /// Stops listening and destroys every handler (channel and state) at once, so nothing they
+  /// captured outlives the listener; none runs afterwards. May be called from inside a
+  /// handler: the handlers are then destroyed as soon as it returns.
   ~Listener();
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;

@@ -44,7 +44,6 @@ asio::awaitable<AsyncConnection::Wake> AsyncConnection::wait_socket(Direction di
     co_return Wake::kWoken;
   }
   timed_out_ = false;
-  woken_ = false;
   auto generation = ++wait_generation_;
   deadline_timer_.expires_at(deadline);
   // The timer ends the socket wait by cancelling it; the flag tells why it ended.
@@ -57,13 +56,15 @@ asio::awaitable<AsyncConnection::Wake> AsyncConnection::wait_socket(Direction di
   boost::system::error_code ec;
   auto type = direction == Direction::kRead ? asio::posix::stream_descriptor::wait_read
                                             : asio::posix::stream_descriptor::wait_write;
+  in_wakeable_wait_ = wakeable;
   co_await socket_.async_wait(type, asio::redirect_error(asio::use_awaitable, ec));
+  in_wakeable_wait_ = false;
   ++wait_generation_;
   deadline_timer_.cancel();
   if (!conn_) throw ConnectionError("connection closed");  // close() while we waited
   if (!ec) co_return Wake::kInput;
   if (timed_out_) co_return Wake::kTimeout;
-  if (woken_ && wakeable) {
+  if (wakeable && wake_pending_) {
     wake_pending_ = false;
     co_return Wake::kWoken;
   }
@@ -72,8 +73,10 @@ asio::awaitable<AsyncConnection::Wake> AsyncConnection::wait_socket(Direction di
 
 void AsyncConnection::wake() noexcept {
   wake_pending_ = true;
-  woken_ = true;
-  if (socket_.is_open()) socket_.cancel();
+  // Only a wait_input() may end early. Any other wait (connect, a query's send or result)
+  // runs on, and the wake-up ends the next wait_input() at once instead: cancelling such a
+  // wait would fail the query and with it the connection.
+  if (in_wakeable_wait_ && socket_.is_open()) socket_.cancel();
 }
 
 asio::awaitable<void> AsyncConnection::connect(const ConnParams& params, Clock::duration timeout) {

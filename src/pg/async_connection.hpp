@@ -69,7 +69,9 @@ class AsyncConnection {
   /// Waits until the server sends something (consumed, notifications dispatched), `timeout`
   /// passes, or wake() is called.
   asio::awaitable<Wake> wait_input(Clock::duration timeout);
-  /// Ends the current (or the next) wait_input early. Safe to call from handlers.
+  /// Ends the current (or the next) wait_input early. Safe to call at any time, from handlers
+  /// too: a query, connect or other wait in progress is not disturbed (the wake-up is kept
+  /// for the next wait_input).
   void wake() noexcept;
 
   /// `name` quoted as an SQL identifier by libpq.
@@ -103,8 +105,8 @@ class AsyncConnection {
   asio::steady_timer deadline_timer_;
   std::uint64_t wait_generation_ = 0;
   bool timed_out_ = false;
-  bool woken_ = false;
   bool wake_pending_ = false;
+  bool in_wakeable_wait_ = false;  // a wait_input() is waiting on the socket: wake() may cancel it
 };
 
 }  // namespace pgpulse::pg

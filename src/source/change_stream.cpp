@@ -2,6 +2,7 @@
 
 #include "source/change_log_reader.hpp"
 #include "source/listen_session.hpp"
+#include "source/table_catalog.hpp"
 
 namespace pgpulse {
 
@@ -24,12 +25,15 @@ class ChangeStream::Impl final : public source::ListenSession {
         reader_(std::move(options.from), std::move(options.tables)),
         configured_poll_interval_(options.poll_interval),
         poll_interval_(options.poll_interval.value_or(kNotifyPollInterval)),
-        prune_interval_(options.prune_interval) {
+        prune_interval_(options.prune_interval),
+        catalog_interval_(options.catalog_interval) {
     want_channel(kWakeupChannel, true);
   }
 
   EventHandler event_handler;
   ErrorHandler error_handler;
+  ReadyHandler ready_handler;
+  CatalogHandler catalog_handler;
   const Cursor& cursor() const { return reader_.cursor(); }
 
  private:
@@ -40,13 +44,18 @@ class ChangeStream::Impl final : public source::ListenSession {
   }
 
   boost::asio::awaitable<void> on_connected(pg::AsyncConnection& connection) override {
-    if (!prepared_) {
+    bool first = !prepared_;
+    if (first) {
       co_await reader_.prepare(connection);
       prepared_ = true;
       if (!configured_poll_interval_ && reader_.wakeup_mode() == "poll") {
         poll_interval_ = kPollModeInterval;
       }
     }
+    // What changed in the catalog while we were away is known before anything else happens.
+    if (catalog_handler) co_await read_catalog(connection);
+    if (first && !stopped()) call(ready_handler, reader_.cursor());
+    if (stopped()) co_return;
     // Whatever was committed while we were away is in the log: catch up now.
     co_await drain(connection);
   }
@@ -61,6 +70,18 @@ class ChangeStream::Impl final : public source::ListenSession {
     if (prune_interval_.count() > 0 && Clock::now() - last_prune_ >= prune_interval_) {
       co_await prune(connection);
     }
+    if (catalog_due(Clock::now())) co_await read_catalog(connection);
+  }
+
+  bool catalog_due(Clock::time_point now) const {
+    return catalog_handler && catalog_interval_.count() > 0 &&
+           now - last_catalog_ >= catalog_interval_;
+  }
+
+  boost::asio::awaitable<void> read_catalog(pg::AsyncConnection& connection) {
+    last_catalog_ = Clock::now();
+    auto tables = co_await source::read_table_catalog(connection);
+    if (!stopped()) call(catalog_handler, tables);
   }
 
   boost::asio::awaitable<void> prune(pg::AsyncConnection& connection) {
@@ -72,17 +93,29 @@ class ChangeStream::Impl final : public source::ListenSession {
   }
 
   std::chrono::microseconds tick() const override {
-    if (!dirty_) return poll_interval_;
+    auto now = Clock::now();
     // In microseconds: rounding the rest of the gap up to a millisecond added up to a
     // millisecond of latency to every read.
-    auto left = kMinReadGap - (Clock::now() - last_read_);
-    return std::max(std::chrono::microseconds(0),
-                    std::chrono::ceil<std::chrono::microseconds>(left));
+    auto until = [&](Clock::time_point at) {
+      return std::max(std::chrono::microseconds(0),
+                      std::chrono::ceil<std::chrono::microseconds>(at - now));
+    };
+    auto next =
+        dirty_ ? until(last_read_ + kMinReadGap) : std::chrono::microseconds(poll_interval_);
+    if (catalog_handler && catalog_interval_.count() > 0) {
+      next = std::min(next, until(last_catalog_ + catalog_interval_));
+    }
+    return next;
   }
 
-  void on_fatal(const std::exception_ptr& error) override {
-    if (error_handler) error_handler(error);
+  void drop_handlers() noexcept override {
+    event_handler = {};
+    error_handler = {};
+    ready_handler = {};
+    catalog_handler = {};
   }
+
+  void on_fatal(const std::exception_ptr& error) override { call(error_handler, error); }
 
   boost::asio::awaitable<void> drain(pg::AsyncConnection& connection) {
     // Reads until a read finds nothing new; wake-ups that arrive meanwhile set dirty_ again
@@ -93,7 +126,7 @@ class ChangeStream::Impl final : public source::ListenSession {
       last_read_ = Clock::now();
       delivered = co_await reader_.read(connection, [this](const ChangeEvent& event) {
         if (stopped()) return false;
-        if (event_handler) event_handler(event);
+        call(event_handler, event);
         return true;
       });
     } while (delivered > 0 && dirty_ && !stopped() && Clock::now() - last_read_ >= kMinReadGap);
@@ -103,7 +136,9 @@ class ChangeStream::Impl final : public source::ListenSession {
   std::optional<std::chrono::milliseconds> configured_poll_interval_;
   std::chrono::milliseconds poll_interval_;
   std::chrono::milliseconds prune_interval_;
+  std::chrono::milliseconds catalog_interval_;
   Clock::time_point last_read_{};
+  Clock::time_point last_catalog_{};
   Clock::time_point last_prune_ = Clock::now();
   bool prepared_ = false;
   bool dirty_ = true;
@@ -113,7 +148,7 @@ ChangeStream::ChangeStream(boost::asio::io_context& io, ChangeStreamOptions opti
     : impl_(std::make_shared<Impl>(io, std::move(options))) {}
 
 ChangeStream::~ChangeStream() {
-  impl_->set_state_handler({});
+  impl_->release_handlers();
   impl_->stop();
 }
 
@@ -127,6 +162,14 @@ void ChangeStream::on_state(StateHandler handler) {
 
 void ChangeStream::on_error(ErrorHandler handler) {
   impl_->error_handler = std::move(handler);
+}
+
+void ChangeStream::on_ready(ReadyHandler handler) {
+  impl_->ready_handler = std::move(handler);
+}
+
+void ChangeStream::on_catalog(CatalogHandler handler) {
+  impl_->catalog_handler = std::move(handler);
 }
 
 void ChangeStream::start() {

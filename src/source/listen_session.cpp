@@ -69,9 +69,19 @@ void ListenSession::want_channel(const std::string& channel, bool listening) {
   connection_.wake();
 }
 
+void ListenSession::release_handlers() noexcept {
+  released_ = true;
+  if (calls_running_ == 0) drop_all_handlers();
+}
+
+void ListenSession::drop_all_handlers() noexcept {
+  state_handler_ = {};
+  drop_handlers();
+}
+
 void ListenSession::report(ConnectionState state, std::string reason, bool gap) {
-  if (state_handler_ && (!stopped_ || state == ConnectionState::kStopped)) {
-    state_handler_(StateChange{state, std::move(reason), gap});
+  if (!stopped_ || state == ConnectionState::kStopped) {
+    call(state_handler_, StateChange{state, std::move(reason), gap});
   }
 }
 

@@ -30,10 +30,32 @@ class ListenSession : public std::enable_shared_from_this<ListenSession> {
   void stop();
   void set_state_handler(StateHandler handler) { state_handler_ = std::move(handler); }
   bool stopped() const noexcept { return stopped_; }
+  /// For the owner's destructor: drops every user handler (the state handler and the
+  /// subclass's, see drop_handlers), so nothing they captured outlives the owner and none runs
+  /// again. Called from inside a handler, the handlers are destroyed as soon as it returns
+  /// rather than under its feet.
+  void release_handlers() noexcept;
 
  protected:
   /// Channels to LISTEN to; applied on the connection at its next idle moment.
   void want_channel(const std::string& channel, bool listening);
+
+  /// Runs a user handler (if set and not released), so release_handlers() knows when it may
+  /// destroy them.
+  template <class Handler, class... Args>
+  void call(const Handler& handler, Args&&... args) {
+    if (released_ || !handler) return;
+    ++calls_running_;
+    struct Done {
+      ListenSession& session;
+      ~Done() {
+        if (--session.calls_running_ == 0 && session.released_) session.drop_all_handlers();
+      }
+    } done{*this};
+    handler(std::forward<Args>(args)...);
+  }
+  /// Destroys the subclass's user handlers (see release_handlers).
+  virtual void drop_handlers() noexcept {}
 
   /// Called for every notification, on the loop thread.
   virtual void on_notification(const Notification& notification) = 0;
@@ -58,6 +80,7 @@ class ListenSession : public std::enable_shared_from_this<ListenSession> {
   asio::awaitable<void> sync_channels();
   std::chrono::milliseconds next_backoff();
   void fail(const std::exception_ptr& error);
+  void drop_all_handlers() noexcept;
 
   asio::io_context& io_;
   ConnectOptions options_;
@@ -69,6 +92,8 @@ class ListenSession : public std::enable_shared_from_this<ListenSession> {
   std::set<std::string> active_;
   StateHandler state_handler_;
   std::chrono::milliseconds backoff_;
+  int calls_running_ = 0;  // user handlers running now (they may nest)
+  bool released_ = false;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -34,8 +34,10 @@ class Listener::Impl final : public source::ListenSession {
  private:
   void on_notification(const Notification& notification) override {
     auto it = handlers_.find(notification.channel);
-    if (it != handlers_.end() && it->second && !stopped()) it->second(notification);
+    if (it != handlers_.end() && !stopped()) call(it->second, notification);
   }
+
+  void drop_handlers() noexcept override { handlers_.clear(); }
 
   std::unordered_map<std::string, Handler, TransparentHash, std::equal_to<>> handlers_;
 };
@@ -44,7 +46,7 @@ Listener::Listener(boost::asio::io_context& io, ConnectOptions options)
     : impl_(std::make_shared<Impl>(io, std::move(options))) {}
 
 Listener::~Listener() {
-  impl_->set_state_handler({});
+  impl_->release_handlers();
   impl_->stop();
 }
 

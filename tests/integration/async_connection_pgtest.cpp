@@ -4,6 +4,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <exception>
 
 #include "pg/async_connection.hpp"
@@ -107,6 +108,24 @@ TEST_F(AsyncConnectionTest, NotificationsArrivingDuringThePipelineAreHandedOn) {
   run([&]() -> asio::awaitable<void> { co_await connection_.query("LISTEN " + channel, {}, 5s); });
   pipelined("NOTIFY " + channel + ", 'during'", "SELECT 1");
   EXPECT_THAT(notifications_, ::testing::ElementsAre("during"));
+}
+
+TEST_F(AsyncConnectionTest, WakeDuringAQueryLeavesTheQueryAloneAndEndsTheNextWait) {
+  // A wake-up is for wait_input(); a query's socket waits must not end early because of one.
+  asio::steady_timer timer(io_);
+  timer.expires_after(50ms);
+  timer.async_wait([&](boost::system::error_code) { connection_.wake(); });
+  std::string value;
+  AsyncConnection::Wake wake = AsyncConnection::Wake::kInput;
+  auto started = std::chrono::steady_clock::now();
+  run([&]() -> asio::awaitable<void> {
+    auto r = co_await connection_.query("SELECT 7 FROM pg_sleep(0.2)", {}, 5s);
+    value = r.get(0, 0);
+    wake = co_await connection_.wait_input(5s);
+  });
+  EXPECT_EQ(value, "7");
+  EXPECT_EQ(wake, AsyncConnection::Wake::kWoken) << "the wake-up was kept for the next wait";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
 }
 
 }  // namespace

@@ -36,10 +36,12 @@ class ChangeStreamTest : public ::testing::Test {
                                                             .probe_timeout = 1000ms},
                                              .from = std::move(from),
                                              .tables = std::move(tables),
-                                             .poll_interval = 500ms});
+                                             .poll_interval = 500ms,
+                                             .catalog_interval = catalog_interval_});
     stream_->on_event([this](const ChangeEvent& e) { events_.push_back(e); });
     stream_->on_state([this](const StateChange& s) { states_.push_back(s); });
     stream_->on_error([this](const std::exception_ptr& e) { error_ = e; });
+    if (before_start_) before_start_(*stream_);
     stream_->start();
     // Connected and the start snapshot pinned (or failed), so what the test writes next is
     // after the start.
@@ -60,6 +62,8 @@ class ChangeStreamTest : public ::testing::Test {
   void write(const std::string& sql) { run_sql(sql); }
 
   std::string table_;
+  std::chrono::milliseconds catalog_interval_{0};
+  std::function<void(ChangeStream&)> before_start_;  // more handlers, before start()
   boost::asio::io_context io_;
   std::optional<ChangeStream> stream_;
   std::vector<ChangeEvent> events_;
@@ -242,6 +246,169 @@ TEST_F(ChangeStreamTest, UncapturedTableIsAFatalErrorNamingIt) {
     EXPECT_THAT(e.what(), ::testing::HasSubstr("is not captured"));
   }
   EXPECT_EQ(states_.back().state, ConnectionState::kFailed);
+}
+
+TEST_F(ChangeStreamTest, OnReadyFiresOnceWithTheLogStartBeforeAnyEvent) {
+  write("INSERT INTO " + ident(table_) + " VALUES (1, 'before the stream')");
+  std::vector<Cursor> ready;
+  std::size_t events_at_ready = 0;
+  Cursor cursor_at_ready = Cursor::now();
+  before_start_ = [&](ChangeStream& stream) {
+    stream.on_ready([&](const Cursor& start) {
+      ready.push_back(start);
+      events_at_ready = events_.size();
+      cursor_at_ready = stream_->cursor();
+    });
+  };
+  // From the beginning, so an event is waiting the moment the stream is connected.
+  start(Cursor::beginning());
+  ASSERT_TRUE(wait_for_events(1));
+  ASSERT_EQ(ready.size(), 1u);
+  EXPECT_EQ(ready[0].kind(), Cursor::Kind::kLog);
+  EXPECT_EQ(ready[0], cursor_at_ready) << "the start is the stream's cursor at that moment";
+  EXPECT_EQ(events_at_ready, 0u) << "ready comes before the first event";
+
+  // A reconnect does not start the stream again.
+  write(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+      "'pgpulse' AND pid <> pg_backend_pid()");
+  ASSERT_TRUE(run_until(io_, [&] {
+    return std::count_if(states_.begin(), states_.end(),
+                         [](auto& s) { return s.state == ConnectionState::kConnected; }) >= 2;
+  }));
+  write("INSERT INTO " + ident(table_) + " VALUES (2, 'after the reconnect')");
+  ASSERT_TRUE(wait_for_events(2));
+  EXPECT_EQ(ready.size(), 1u);
+}
+
+// The catalog's entry for `table`, if it has one.
+std::optional<CapturedTable> find_table(const std::vector<CapturedTable>& catalog,
+                                        const TableName& table) {
+  for (const auto& entry : catalog) {
+    if (entry.table == table) return entry;
+  }
+  return std::nullopt;
+}
+
+TEST_F(ChangeStreamTest, OnCatalogComesBeforeReadyAndReportsATableInstalledLaterWithinTheInterval) {
+  catalog_interval_ = 300ms;
+  std::vector<std::vector<CapturedTable>> catalogs;
+  bool ready = false;
+  bool catalog_before_ready = false;
+  before_start_ = [&](ChangeStream& stream) {
+    stream.on_catalog([&](const std::vector<CapturedTable>& c) { catalogs.push_back(c); });
+    stream.on_ready([&](const Cursor&) {
+      ready = true;
+      catalog_before_ready = !catalogs.empty();
+    });
+  };
+  start();
+  ASSERT_TRUE(run_until(io_, [&] { return ready; }));
+  EXPECT_TRUE(catalog_before_ready) << "a server can serve with a full catalog from the start";
+  ASSERT_FALSE(catalogs.empty());
+  auto mine = find_table(catalogs.back(), {"public", table_});
+  ASSERT_TRUE(mine);
+  EXPECT_THAT(mine->columns, ElementsAre("id", "body"));
+
+  auto later = unique_name("cs_later");
+  run_sql("CREATE TABLE " + ident(later) + " (zeta int, gone int, alpha text, mid int); " +
+          "ALTER TABLE " + ident(later) + " DROP COLUMN gone");
+  install_capture(database_url(), {ident(later)});
+  auto installed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(run_until(
+      io_,
+      [&] {
+        return find_table(catalogs.back(), {"public", later}).has_value();
+      },
+      catalog_interval_ + 700ms))
+      << "reported within catalog_interval (and some slack for a loaded machine)";
+  EXPECT_LT(std::chrono::steady_clock::now() - installed_at, catalog_interval_ + 700ms);
+  EXPECT_THAT(find_table(catalogs.back(), {"public", later})->columns,
+              ElementsAre("zeta", "alpha", "mid"))
+      << "table order, no dropped column";
+}
+
+TEST_F(ChangeStreamTest, OnCatalogKeepsTablesWhoseNamesJoinToTheSameDottedTextApart) {
+  // "s.b".c and s."b.c" are both "s.b.c" when joined at a dot.
+  auto s = unique_name("s");
+  run_sql("CREATE SCHEMA " + ident(s + ".b") + "; CREATE SCHEMA " + ident(s) + "; " +
+          "CREATE TABLE " + ident(s + ".b") + ".c (in_dotted_schema int); " + "CREATE TABLE " +
+          ident(s) + "." + ident("b.c") + " (in_dotted_table int, second int)");
+  install_capture(database_url(), {ident(s + ".b") + ".c", s + "." + ident("b.c")});
+  std::optional<std::vector<CapturedTable>> reported;
+  before_start_ = [&](ChangeStream& stream) {
+    stream.on_catalog([&](const std::vector<CapturedTable>& c) { reported = c; });
+  };
+  start();
+  ASSERT_TRUE(run_until(io_, [&] { return reported.has_value(); }));
+  const auto& catalog = *reported;
+  auto dotted_schema = find_table(catalog, {s + ".b", "c"});
+  auto dotted_table = find_table(catalog, {s, "b.c"});
+  ASSERT_TRUE(dotted_schema);
+  ASSERT_TRUE(dotted_table);
+  EXPECT_THAT(dotted_schema->columns, ElementsAre("in_dotted_schema"));
+  EXPECT_THAT(dotted_table->columns, ElementsAre("in_dotted_table", "second"));
+}
+
+TEST_F(ChangeStreamTest, WithoutACatalogIntervalTheCatalogIsReadOnlyOnConnect) {
+  int reports = 0;
+  before_start_ = [&](ChangeStream& stream) {
+    stream.on_catalog([&](const std::vector<CapturedTable>&) { ++reports; });
+  };
+  start();
+  ASSERT_TRUE(run_until(io_, [&] { return reports > 0; }));
+  run_until(
+      io_, [] { return false; }, 300ms);
+  EXPECT_EQ(reports, 1);
+}
+
+TEST_F(ChangeStreamTest, DestroyingTheStreamDestroysEveryHandlerAtOnce) {
+  auto owner = std::make_shared<int>(0);  // stands for a session that captures its `self`
+  std::weak_ptr<int> watched = owner;
+  before_start_ = [&, owner](ChangeStream& stream) {
+    stream.on_event([owner](const ChangeEvent&) {});
+    stream.on_error([owner](const std::exception_ptr&) {});
+    stream.on_state([this, owner](const StateChange& s) { states_.push_back(s); });
+    stream.on_ready([owner](const Cursor&) {});
+    stream.on_catalog([owner](const std::vector<CapturedTable>&) {});
+  };
+  start();
+  before_start_ = {};
+  owner.reset();
+  ASSERT_FALSE(watched.expired());
+  stream_.reset();
+  EXPECT_TRUE(watched.expired()) << "no handler outlives the stream, the loop not run since";
+}
+
+TEST_F(ChangeStreamTest, DestroyedFromItsOwnEventHandlerItCallsNoHandlerAgain) {
+  auto owner = std::make_shared<int>(0);
+  std::weak_ptr<int> watched = owner;
+  int events = 0;
+  int calls_after = 0;
+  before_start_ = [&, owner](ChangeStream& stream) {
+    stream.on_event([&, owner](const ChangeEvent&) {
+      ++events;
+      stream_.reset();
+      EXPECT_EQ(*owner, 0) << "what the running handler captured is still there";
+    });
+    stream.on_state([&, owner](const StateChange& s) {
+      states_.push_back(s);
+      calls_after += events > 0;
+    });
+    stream.on_error([&, owner](const std::exception_ptr&) { calls_after += events > 0; });
+  };
+  start();
+  before_start_ = {};
+  owner.reset();
+  auto t = ident(table_);
+  write("BEGIN; INSERT INTO " + t + " VALUES (1, 'a'); INSERT INTO " + t + " VALUES (2, 'b'); " +
+        "COMMIT");
+  ASSERT_TRUE(run_until(io_, [&] { return events > 0; }));
+  EXPECT_TRUE(watched.expired()) << "destroyed once the handler returned";
+  run_until(
+      io_, [] { return false; }, 200ms);
+  EXPECT_EQ(events, 1);
+  EXPECT_EQ(calls_after, 0);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <thread>
+
 #include "pgpulse/error.hpp"
 #include "pgpulse/listener.hpp"
 #include "test_database.hpp"
@@ -164,6 +167,96 @@ TEST_F(ListenerTest, UnreachableServerIsRetriedWithBackoff) {
     return std::count_if(states_.begin(), states_.end(),
                          [](auto& s) { return s.state == ConnectionState::kDisconnected; }) >= 3;
   }));
+}
+
+TEST_F(ListenerTest,
+       ListenCalledEvery200MicrosecondsWhileBusyKeepsTheConnectionAndEveryNotification) {
+  // listen() wakes the session; a wake-up that cancelled a LISTEN's or a probe's socket wait
+  // used to fail it ("socket wait failed: Operation canceled"), so the session reconnected
+  // with a gap and lost what was sent meanwhile.
+  auto channel = unique_name("ch");
+  auto opts = options();
+  opts.probe_interval = 2ms;  // probes keep the connection busy between the LISTENs
+  make(opts);
+  listen(channel);
+  start_and_settle(channel);
+
+  constexpr int kCalls = 2000;
+  constexpr int kSent = 200;
+  boost::asio::steady_timer timer(io_);
+  int calls = 0;
+  std::function<void()> schedule = [&] {
+    timer.expires_after(200us);
+    timer.async_wait([&](boost::system::error_code ec) {
+      if (ec) return;
+      // A new channel each time, so a LISTEN is in flight most of the time.
+      listener_->listen(channel + "_" + std::to_string(calls), [](const Notification&) {});
+      if (++calls < kCalls) schedule();
+    });
+  };
+  schedule();
+  std::thread sender([&] {
+    auto db = connect();
+    for (int i = 0; i < kSent; ++i) {
+      db.exec("SELECT pg_notify($1, $2)", {channel, std::to_string(i)});
+      std::this_thread::sleep_for(1ms);
+    }
+  });
+  bool all_in = run_until(
+      io_, [&] { return calls == kCalls && received_.size() >= std::size_t{kSent}; }, 30s);
+  sender.join();
+  EXPECT_TRUE(all_in) << calls << " calls, " << received_.size() << " of " << kSent
+                      << " notifications";
+  EXPECT_EQ(connected_count(), 1) << "never reconnected";
+  for (const auto& s : states_) {
+    EXPECT_NE(s.state, ConnectionState::kDisconnected) << s.reason;
+    EXPECT_FALSE(s.gap);
+  }
+  for (std::size_t i = 0; i < received_.size(); ++i) {
+    EXPECT_EQ(received_[i].payload, std::to_string(i)) << "in order, none lost";
+  }
+}
+
+TEST_F(ListenerTest, DestroyingTheListenerDestroysEveryHandlerAtOnce) {
+  auto channel = unique_name("ch");
+  auto owner = std::make_shared<int>(0);  // stands for a session that captures its `self`
+  std::weak_ptr<int> watched = owner;
+  make(options());
+  listen(channel);
+  listener_->listen(channel + "_other", [owner](const Notification&) {});
+  start_and_settle(channel);
+  listener_->on_state([owner](const StateChange&) {});
+  owner.reset();
+  ASSERT_FALSE(watched.expired());
+  listener_.reset();
+  EXPECT_TRUE(watched.expired()) << "no handler outlives the listener, the loop not run since";
+}
+
+TEST_F(ListenerTest, DestroyedFromItsOwnHandlerItCallsNoHandlerAgain) {
+  auto channel = unique_name("ch");
+  auto owner = std::make_shared<int>(0);
+  std::weak_ptr<int> watched = owner;
+  make(options());
+  listen(channel);
+  start_and_settle(channel);
+  int heard = 0;
+  int calls_after = 0;
+  listener_->listen(channel, [&, owner](const Notification&) {
+    ++heard;
+    listener_.reset();
+    EXPECT_EQ(*owner, 0) << "what the running handler captured is still there";
+  });
+  listener_->on_state([&, owner](const StateChange&) { ++calls_after; });
+  owner.reset();
+  // Two in one transaction: they arrive together, and only the first reaches a handler.
+  run_sql("BEGIN; SELECT pg_notify('" + channel + "', 'one'); SELECT pg_notify('" + channel +
+          "', 'two'); COMMIT");
+  ASSERT_TRUE(run_until(io_, [&] { return heard > 0; }));
+  EXPECT_TRUE(watched.expired()) << "destroyed once the handler returned";
+  run_until(
+      io_, [] { return false; }, 200ms);
+  EXPECT_EQ(heard, 1);
+  EXPECT_EQ(calls_after, 0);
 }
 
 TEST_F(ListenerTest, InvalidConnectionStringIsRejectedAtOnce) {
