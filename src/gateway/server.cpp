@@ -13,7 +13,6 @@
 
 #include "gateway/http_session.hpp"
 #include "gateway/listen_address.hpp"
-#include "pg/connection.hpp"
 #include "pgpulse/change_stream.hpp"
 #include "pgpulse/error.hpp"
 
@@ -28,6 +27,8 @@ namespace {
 
 // Each catch-up holds a database connection: cap them, and let the others wait their turn.
 constexpr int kMaxConcurrentCatchUps = 16;
+// A table captured (or dropped) while the gateway runs is known within this.
+constexpr std::chrono::seconds kCatalogInterval{5};
 
 void raise_file_limit() {
   // 10,000 clients need 10,000 descriptors; the usual soft limit is 1,024.
@@ -49,34 +50,25 @@ class ChangeStreamSource final : public CatchUpSource {
                                         .prune_interval = std::chrono::milliseconds(0)}) {}
 
   void start(EventHandler on_event, ErrorHandler on_error) override {
-    stream_.on_event(std::move(on_event));
-    stream_.on_error(std::move(on_error));
+    // The flag makes stop() final at once, whatever the stream still has under way.
+    stream_.on_event([this, on_event = std::move(on_event)](const ChangeEvent& event) {
+      if (!stopped_) on_event(event);
+    });
+    stream_.on_error([this, on_error = std::move(on_error)](const std::exception_ptr& error) {
+      if (!stopped_) on_error(error);
+    });
     stream_.start();
   }
   void stop() override {
-    // ChangeStream delivers no event once stopped, also inside a page it is delivering.
-    stream_.on_event({});
-    stream_.on_error({});
+    stopped_ = true;
     stream_.stop();
   }
   const Cursor& cursor() const override { return stream_.cursor(); }
 
  private:
   ChangeStream stream_;
+  bool stopped_ = false;
 };
-
-TableCatalog::Tables read_catalog(const std::string& conninfo) {
-  pg::Connection db(conninfo);
-  auto r = db.exec(
-      "SELECT t.schema_name, t.relname, a.attname FROM pgpulse.captured_tables t "
-      "JOIN pg_catalog.pg_attribute a ON a.attrelid = t.table_name "
-      "WHERE a.attnum > 0 AND NOT a.attisdropped");
-  TableCatalog::Tables tables;
-  for (int i = 0; i < r.rows(); ++i) {
-    tables[TableName{std::string(r.get(i, 0)), std::string(r.get(i, 1))}].emplace(r.get(i, 2));
-  }
-  return tables;
-}
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
@@ -154,7 +146,6 @@ class Server {
       demo_ = std::make_unique<DemoApi>(config.db);
       demo_->prepare();
     }
-    catalog_.set(read_catalog(config.db));
     hub_ = std::make_unique<hub::Hub>(loop_pointers,
                                       hub::RingLimits{.max_events = config.ring_events});
     context_ = std::make_unique<ServerContext>(
@@ -226,7 +217,18 @@ void Server::on_stream_ready(const Cursor& start) {
 void Server::reload() {
   try {
     auto config = reread_ ? reread_() : config_;
-    front_->credentials.store(load_credentials(config));
+    auto fresh = load_credentials(config);
+    auto current = front_->credentials.load();
+    // A reload renews what is in use; switching TLS or authentication on or off changes what
+    // the listener serves and whom it lets in, which takes a restart.
+    if (!fresh->verifier && current->verifier) {
+      throw Error("the new configuration has no token key; restart to turn authentication off");
+    }
+    if (bool(fresh->tls) != bool(current->tls)) {
+      throw Error("the new configuration turns TLS " + std::string(fresh->tls ? "on" : "off") +
+                  "; restart to do that");
+    }
+    front_->credentials.store(std::move(fresh));
     spdlog::info("reloaded the TLS certificate and token keys");
   } catch (const std::exception& e) {
     spdlog::error("reload failed, keeping the certificate and keys in use: {}", e.what());
@@ -237,9 +239,14 @@ void Server::run() {
   auto& io0 = *loops_[0];
   auto& hub = *hub_;
   auto& metrics = metrics_;
-  // The live stream: every captured table from now on, into the hub, on loop 0.
-  ChangeStream stream(io0, ChangeStreamOptions{.connection = {.conninfo = config_.db,
-                                                              .retry_first_connect = false}});
+  // The live stream: every captured table from now on, into the hub, on loop 0. Its own
+  // connection also reports the catalog, before the first on_ready and every few seconds.
+  ChangeStream stream(
+      io0, ChangeStreamOptions{.connection = {.conninfo = config_.db, .retry_first_connect = false},
+                               .catalog_interval = kCatalogInterval});
+  stream.on_catalog([this](const std::vector<CapturedTable>& tables) { catalog_.set(tables); });
+  // Serve once the stream has pinned its start, so the hub knows where its ring begins.
+  stream.on_ready([this](const Cursor& start) { on_stream_ready(start); });
   stream.on_event([&](const ChangeEvent& event) {
     metrics.events_in.fetch_add(1, std::memory_order_relaxed);
     hub.publish(event);
@@ -258,32 +265,6 @@ void Server::run() {
     for (auto& loop : loops_) loop->stop();
   });
   stream.start();
-  // Serve once the stream has pinned its start, so the hub knows where its ring begins.
-  net::steady_timer ready_timer(io0);
-  std::function<void()> wait_ready = [&] {
-    if (stream.cursor().kind() == Cursor::Kind::kLog) return on_stream_ready(stream.cursor());
-    ready_timer.expires_after(std::chrono::milliseconds(5));
-    ready_timer.async_wait([&](beast::error_code ec) {
-      if (!ec) wait_ready();
-    });
-  };
-  wait_ready();
-
-  // Refresh the table catalog now and then, off the loops (it is a blocking query).
-  std::atomic<bool> running{true};
-  std::thread refresher([&] {
-    while (running) {
-      for (int i = 0; i < 50 && running; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      try {
-        if (running) catalog_.set(read_catalog(config_.db));
-      } catch (const std::exception& e) {
-        spdlog::debug("table catalog refresh failed: {}", e.what());
-      }
-    }
-  });
-
   net::signal_set stop_signals(io0, SIGINT, SIGTERM);
   net::steady_timer stopper(io0);
   stop_signals.async_wait([&](beast::error_code ec, int) {
@@ -322,8 +303,6 @@ void Server::run() {
   io0.run();
   for (auto& loop : loops_) loop->stop();
   for (auto& worker : workers) worker.join();
-  running = false;
-  refresher.join();
 }
 
 }  // namespace

@@ -2,8 +2,12 @@
 
 namespace pgpulse::gateway {
 
-void TableCatalog::set(Tables tables) {
-  tables_.store(std::make_shared<const Tables>(std::move(tables)));
+void TableCatalog::set(const std::vector<CapturedTable>& captured) {
+  auto tables = std::make_shared<Tables>();
+  for (const auto& table : captured) {
+    (*tables)[table.table].insert(table.columns.begin(), table.columns.end());
+  }
+  tables_.store(std::move(tables));
 }
 
 std::shared_ptr<const TableCatalog::Columns> TableCatalog::columns(const TableName& table) const {

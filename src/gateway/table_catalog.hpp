@@ -1,9 +1,11 @@
 // Which tables are captured and what columns they have, so a subscription to an unknown table
-// or column is refused at subscribe time. Filled at start and refreshed by the live stream.
+// or column is refused at subscribe time. Filled by the live stream's on_catalog, on its own
+// connection, before the gateway serves and then every few seconds.
 //
-// Threads: written by one thread (the live stream's loop), read by the sessions of every
-// loop. The tables are an immutable snapshot behind an atomic pointer: a reader takes the
-// pointer (no lock, no wait on a refresh) and keeps what it read alive as long as it needs.
+// Threads: written on loop 0 (the live stream's), read by the sessions of every loop. So not
+// "one loop, no lock": the tables are an immutable snapshot behind an atomic pointer, and a
+// reader takes the pointer (no lock, never waiting on a refresh) and keeps what it read alive
+// as long as it needs it. A refresh builds a new snapshot; nothing is ever changed in place.
 #pragma once
 
 #include <atomic>
@@ -11,7 +13,9 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "pgpulse/change_stream.hpp"
 #include "pgpulse/table_name.hpp"
 
 namespace pgpulse::gateway {
@@ -21,8 +25,8 @@ class TableCatalog {
   using Columns = std::set<std::string>;
   using Tables = std::unordered_map<TableName, Columns, TableNameHash>;
 
-  /// Replaces what the catalog knows.
-  void set(Tables tables);
+  /// Replaces what the catalog knows (ChangeStream::on_catalog reports it).
+  void set(const std::vector<CapturedTable>& captured);
   /// The columns of a captured table, or nullptr when it is not captured.
   [[nodiscard]] std::shared_ptr<const Columns> columns(const TableName& table) const;
 
