@@ -16,7 +16,7 @@ int main(int argc, char** argv) {
     pgpulse::ChangeStream stream(
         io, {.connection = {.conninfo = argv[1]},
              .from = argc > 3 ? pgpulse::Cursor::parse(argv[3]) : pgpulse::Cursor::now(),
-             .tables = {argv[2]}});
+             .tables = {pgpulse::TableName::parse(argv[2])}});
     stream.on_event([](const pgpulse::ChangeEvent& event) {
       // event.id is the cursor to store if you want to resume after a restart.
       std::cout << pgpulse::to_string(event.op) << ' ' << event.table << ' '

@@ -56,7 +56,7 @@ void fuzz_message(std::string_view text) {
       check(!subscribe->table.empty() && !subscribe->schema.empty(), "table and schema set");
       check(!subscribe->ops.empty(), "ops not empty");
       RowFilter::parse(subscribe->filter);  // throws (and so fails) if it does not parse
-      if (subscribe->from) pgpulse::Cursor::parse(*subscribe->from);
+      if (subscribe->from) static_cast<void>(pgpulse::Cursor::parse(*subscribe->from));
       check(valid_json(pgpulse::gateway::subscribed(subscribe->id, "1.2.3")), "subscribed");
       check(valid_json(pgpulse::gateway::event_prefix(subscribe->id) + "{}" +
                        std::string(pgpulse::gateway::kEventSuffix)),

@@ -8,16 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "pgpulse/table_name.hpp"
+#include "pgpulse/wakeup_mode.hpp"
+
 namespace pgpulse {
 
 /// Installation-wide settings; what is not given stays as it is.
 struct CaptureSettings {
   /// Keep changes at least this long, as a PostgreSQL interval ("24 hours", the default).
   std::optional<std::string> retention{};
-  /// "notify" (default): each captured transaction wakes readers with one NOTIFY.
-  /// "poll": no NOTIFY, so writers skip the cluster-wide lock NOTIFY takes at commit, and
-  /// readers poll the log (every 50 ms by default).
-  std::optional<std::string> wakeup{};
+  /// How readers learn of changes (see WakeupMode); kNotify when first installed.
+  std::optional<WakeupMode> wakeup{};
 };
 
 /// Creates or upgrades the `pgpulse` schema, applies `settings`, and puts capture triggers on
@@ -30,15 +31,15 @@ void install_capture(const std::string& conninfo, const std::vector<std::string>
 /// captured, drops the `pgpulse` schema. User tables and data are never touched.
 void uninstall_capture(const std::string& conninfo, const std::vector<std::string>& tables);
 
-/// The captured tables, as "schema.table" (quoted where SQL needs it).
-std::vector<std::string> captured_tables(const std::string& conninfo);
+/// The captured tables, ordered by schema, then name; empty when pgpulse is not installed.
+[[nodiscard]] std::vector<TableName> captured_tables(const std::string& conninfo);
 
 /// What `pgpulse status` shows.
 struct CaptureStatus {
   bool installed = false;
   int schema_version = 0;
-  std::vector<std::string> tables{};
-  std::string wakeup{};
+  std::vector<TableName> tables{};  ///< ordered by schema, then name
+  WakeupMode wakeup = WakeupMode::kNotify;
   std::string retention{};
   std::int64_t log_rows_estimate = 0;
   std::int64_t log_bytes = 0;
@@ -46,9 +47,9 @@ struct CaptureStatus {
   std::string pruned_below{};   ///< xid below which changes are pruned
   std::string last_prune{};     ///< when a reader last pruned; empty: never
 };
-CaptureStatus capture_status(const std::string& conninfo);
+[[nodiscard]] CaptureStatus capture_status(const std::string& conninfo);
 
 /// The schema version this build installs.
-int schema_version() noexcept;
+[[nodiscard]] int schema_version() noexcept;
 
 }  // namespace pgpulse

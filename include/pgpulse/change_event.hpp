@@ -19,7 +19,7 @@ namespace pgpulse {
 enum class Op : char { kInsert = 'I', kUpdate = 'U', kDelete = 'D', kTruncate = 'T' };
 
 /// "INSERT", "UPDATE", "DELETE", "TRUNCATE".
-std::string_view to_string(Op op) noexcept;
+[[nodiscard]] std::string_view to_string(Op op) noexcept;
 
 struct ChangeEvent {
   /// Resume point: a stream started from this cursor delivers what came after this event.
@@ -41,6 +41,6 @@ struct ChangeEvent {
 /// Appends the event's JSON line (without the newline) to `out`.
 void append_json(const ChangeEvent& event, std::string& out);
 /// The event's JSON line, without the newline.
-std::string to_json(const ChangeEvent& event);
+[[nodiscard]] std::string to_json(const ChangeEvent& event);
 
 }  // namespace pgpulse

@@ -46,12 +46,13 @@ struct ChangeStreamOptions {
   ConnectOptions connection{};
   /// Where to start: Cursor::now(), Cursor::beginning() or a saved event id.
   Cursor from = Cursor::now();
-  /// Only these tables ("schema.table" or "table", as in SQL, quoted where needed); empty
-  /// means every captured table. Checked at start: an unknown or uncaptured table fails.
-  std::vector<std::string> tables{};
+  /// Only these tables (TableName::parse reads them as written in SQL; a name without a
+  /// schema is in `public`); empty means every captured table. Checked at start: an unknown
+  /// or uncaptured table fails the stream.
+  std::vector<TableName> tables{};
   /// Reads the log this often even without a NOTIFY. Unset: 1 s when capture sends NOTIFY
   /// (a safety net: a lost wake-up costs at most this), 50 ms when it was installed with
-  /// wake-up mode "poll" (then polling is how changes are found).
+  /// WakeupMode::kPoll (then polling is how changes are found).
   std::optional<std::chrono::milliseconds> poll_interval{};
   /// Prunes changes older than the retention (see `pgpulse install --retention`) this often,
   /// in small batches; zero disables. Any number of readers may prune: one at a time does.
@@ -97,7 +98,7 @@ class ChangeStream {
   void start();
   void stop();
   /// The position after the last delivered event (or `from` before the first).
-  const Cursor& cursor() const;
+  [[nodiscard]] const Cursor& cursor() const;
 
  private:
   class Impl;

@@ -51,6 +51,6 @@ struct StateChange {
 };
 
 /// "connected", "disconnected", ... for logs.
-const char* to_string(ConnectionState state) noexcept;
+[[nodiscard]] const char* to_string(ConnectionState state) noexcept;
 
 }  // namespace pgpulse

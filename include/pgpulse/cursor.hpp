@@ -24,23 +24,23 @@ class Cursor {
   static constexpr std::int64_t kWholeTransaction = std::numeric_limits<std::int64_t>::max();
 
   /// The default: only what is committed from now on.
-  static Cursor now() { return Cursor(Kind::kNow); }
-  static Cursor beginning() { return Cursor(Kind::kBeginning); }
+  [[nodiscard]] static Cursor now() { return Cursor(Kind::kNow); }
+  [[nodiscard]] static Cursor beginning() { return Cursor(Kind::kBeginning); }
   /// Parses "now", "beginning" or an event id. Throws InvalidCursor.
-  static Cursor parse(std::string_view text);
+  [[nodiscard]] static Cursor parse(std::string_view text);
   /// Just after change `seq` of the transaction at commit position `position`.
-  static Cursor at(std::int64_t position, std::int64_t seq = kWholeTransaction);
+  [[nodiscard]] static Cursor at(std::int64_t position, std::int64_t seq = kWholeTransaction);
 
-  Kind kind() const noexcept { return kind_; }
+  [[nodiscard]] Kind kind() const noexcept { return kind_; }
   /// The opaque text form: "now", "beginning", or a short token of URL-safe characters.
-  std::string to_string() const;
+  [[nodiscard]] std::string to_string() const;
   /// Appends the text form to `out`.
   void append_to(std::string& out) const;
 
   /// For kind() == kLog: the commit position of the last transaction delivered (wholly or,
   /// see seq(), up to one of its changes).
-  std::int64_t position() const noexcept { return position_; }
-  std::int64_t seq() const noexcept { return seq_; }
+  [[nodiscard]] std::int64_t position() const noexcept { return position_; }
+  [[nodiscard]] std::int64_t seq() const noexcept { return seq_; }
 
   friend bool operator==(const Cursor&, const Cursor&) = default;
 

@@ -25,24 +25,25 @@ struct TableName {
   /// Parses a table name written as in SQL: `messages`, `public.messages`, `"My Table"`,
   /// `a."b.c"`. Unquoted parts fold to lower case; `""` inside quotes is one `"`. A name
   /// without a schema gets `default_schema`. Throws pgpulse::Error naming what is wrong.
-  static TableName parse(std::string_view text, std::string_view default_schema = "public");
+  [[nodiscard]] static TableName parse(std::string_view text,
+                                       std::string_view default_schema = "public");
 
   /// `"schema"."name"`, each part a quoted SQL identifier.
-  std::string quoted() const;
+  [[nodiscard]] std::string quoted() const;
   /// `schema.name` with each part quoted only when SQL would need it (capitals, dots, spaces,
   /// quotes, a leading digit, ...), so it reads back through parse() as the same table.
-  std::string display() const;
+  [[nodiscard]] std::string display() const;
 
   friend bool operator==(const TableName&, const TableName&) = default;
   friend auto operator<=>(const TableName&, const TableName&) = default;
 };
 
 /// `name` as a quoted SQL identifier: in double quotes, each `"` doubled.
-std::string quote_identifier(std::string_view name);
+[[nodiscard]] std::string quote_identifier(std::string_view name);
 
 /// Parses one SQL identifier (quoted or not) at the start of `text`, removing it from `text`.
 /// Throws pgpulse::Error when there is none.
-std::string parse_identifier(std::string_view& text);
+[[nodiscard]] std::string parse_identifier(std::string_view& text);
 
 struct TableNameHash {
   std::size_t operator()(const TableName& table) const noexcept {

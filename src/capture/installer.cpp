@@ -22,7 +22,7 @@ std::string_view script(const std::string& name) {
 }
 
 // 0 when pgpulse is not installed.
-int installed_version(pg::Connection& db) {
+[[nodiscard]] int installed_version(pg::Connection& db) {
   auto r = db.exec(
       "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'pgpulse'), "
       "pg_catalog.to_regclass('pgpulse.settings') IS NOT NULL");
@@ -51,6 +51,16 @@ void upgrade_schema(pg::Connection& db) {
   }
 }
 
+std::vector<TableName> read_captured_tables(pg::Connection& db) {
+  auto r = db.exec("SELECT schema_name, relname FROM pgpulse.captured_tables ORDER BY 1, 2");
+  std::vector<TableName> tables;
+  tables.reserve(static_cast<std::size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    tables.push_back({std::string(r.get(i, 0)), std::string(r.get(i, 1))});
+  }
+  return tables;
+}
+
 }  // namespace
 
 int schema_version() noexcept {
@@ -71,7 +81,7 @@ void install_capture(const std::string& conninfo, const std::vector<std::string>
         "IS NOT NULL",
         {*settings.retention});
   }
-  if (settings.wakeup) db.exec("SELECT pgpulse.set_wakeup($1)", {*settings.wakeup});
+  if (settings.wakeup) db.exec("SELECT pgpulse.set_wakeup($1)", {to_string(*settings.wakeup)});
   for (const auto& table : tables) {
     db.exec("SELECT pgpulse.capture($1::regclass)", {table});
   }
@@ -100,8 +110,7 @@ CaptureStatus capture_status(const std::string& conninfo) {
   status.schema_version = installed_version(db);
   status.installed = status.schema_version != 0;
   if (!status.installed) return status;
-  auto tables = db.exec("SELECT table_name::text FROM pgpulse.captured_tables ORDER BY 1");
-  for (int i = 0; i < tables.rows(); ++i) status.tables.emplace_back(tables.get(i, 0));
+  status.tables = read_captured_tables(db);
   auto r = db.exec(
       "SELECT (SELECT value FROM pgpulse.settings WHERE key = 'wakeup'), "
       "(SELECT value FROM pgpulse.settings WHERE key = 'retention'), "
@@ -111,7 +120,7 @@ CaptureStatus capture_status(const std::string& conninfo) {
       "(SELECT written_at::text FROM pgpulse.changes ORDER BY xid, seq LIMIT 1), "
       "(SELECT value FROM pgpulse.settings WHERE key = 'pruned_below'), "
       "(SELECT value FROM pgpulse.settings WHERE key = 'last_prune')");
-  status.wakeup = r.get(0, 0);
+  status.wakeup = parse_wakeup_mode(r.get(0, 0));
   status.retention = r.get(0, 1);
   status.log_rows_estimate = std::stoll(std::string(r.get(0, 2)));
   status.log_bytes = std::stoll(std::string(r.get(0, 3)));
@@ -121,13 +130,10 @@ CaptureStatus capture_status(const std::string& conninfo) {
   return status;
 }
 
-std::vector<std::string> captured_tables(const std::string& conninfo) {
+std::vector<TableName> captured_tables(const std::string& conninfo) {
   pg::Connection db(conninfo);
-  std::vector<std::string> names;
-  if (installed_version(db) == 0) return names;
-  auto r = db.exec("SELECT table_name::text FROM pgpulse.captured_tables ORDER BY 1");
-  for (int i = 0; i < r.rows(); ++i) names.emplace_back(r.get(i, 0));
-  return names;
+  if (installed_version(db) == 0) return {};
+  return read_captured_tables(db);
 }
 
 }  // namespace pgpulse

@@ -1,7 +1,6 @@
 // `pgpulse install`, `uninstall` and `status`.
 #include <fmt/core.h>
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "cli/commands.hpp"
 #include "pgpulse/capture.hpp"
@@ -29,9 +28,10 @@ int status(const std::string& db) {
     return 0;
   }
   fmt::print("schema version:   {}\n", s.schema_version);
-  fmt::print("captured tables:  {}\n",
-             s.tables.empty() ? "(none)" : fmt::format("{}", fmt::join(s.tables, ", ")));
-  fmt::print("wake-up:          {}\n", s.wakeup);
+  std::string tables;
+  for (const auto& table : s.tables) tables += (tables.empty() ? "" : ", ") + table.display();
+  fmt::print("captured tables:  {}\n", tables.empty() ? "(none)" : tables);
+  fmt::print("wake-up:          {}\n", to_string(s.wakeup));
   fmt::print("retention:        {}\n", s.retention);
   fmt::print("change log:       ~{} changes, {:.1f} MB\n", s.log_rows_estimate,
              static_cast<double>(s.log_bytes) / 1e6);

@@ -9,6 +9,7 @@
 
 #include "gateway/config.hpp"
 #include "pgpulse/capture.hpp"
+#include "pgpulse/table_name.hpp"
 
 namespace CLI {
 class App;
@@ -18,7 +19,7 @@ namespace pgpulse::cli {
 
 struct WatchOptions {
   std::string db;
-  std::vector<std::string> tables;     // capture mode: these tables (empty: all captured)
+  std::vector<TableName> tables;       // capture mode: these tables (empty: all captured)
   std::vector<std::string> channels;   // raw mode: LISTEN on these channels instead
   std::string from = "now";            // capture mode: cursor to start after
   std::uint64_t limit = 0;             // exit after this many lines (0: never)

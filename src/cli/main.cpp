@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <optional>
 
 #include "cli/commands.hpp"
 #include "pgpulse/error.hpp"
@@ -52,10 +53,9 @@ int main(int argc, char** argv) {
   install->add_option("tables", tables, "tables, as in SQL: orders, app.orders, '\"My Table\"'");
   install->add_option("--retention", settings.retention,
                       "keep changes this long (an interval; default 24 hours)");
-  install
-      ->add_option("--wakeup", settings.wakeup,
-                   "notify (default): NOTIFY wakes readers; poll: no NOTIFY, readers poll")
-      ->check(CLI::IsMember({"notify", "poll"}));
+  std::optional<std::string> wakeup;
+  install->add_option("--wakeup", wakeup,
+                      "notify (default): NOTIFY wakes readers; poll: no NOTIFY, readers poll");
 
   auto* uninstall =
       app.add_subcommand("uninstall", "remove capture (from all tables when none given)");
@@ -68,7 +68,9 @@ int main(int argc, char** argv) {
   pgpulse::cli::WatchOptions watch_options;
   auto* watch = app.add_subcommand("watch", "print changes as JSON lines");
   add_db(watch);
-  watch->add_option("--table", watch_options.tables, "only this table (repeatable)");
+  std::vector<std::string> watch_tables;
+  watch->add_option("--table", watch_tables,
+                    "only this table (repeatable), as in SQL; without a schema: public");
   watch->add_option("--channel", watch_options.channels,
                     "raw mode: print NOTIFYs of this channel instead (repeatable)");
   watch->add_option("--from", watch_options.from,
@@ -95,6 +97,18 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     fmt::print(stderr, "pgpulse: {} (see pgpulse --help)\n", e.what());
+    return kUsageError;
+  }
+  // Option values with a type of their own, parsed once here: a bad one is a usage error.
+  const char* parsing = "--wakeup";
+  try {
+    if (wakeup) settings.wakeup = pgpulse::parse_wakeup_mode(*wakeup);
+    parsing = "--table";
+    for (const auto& table : watch_tables) {
+      watch_options.tables.push_back(pgpulse::TableName::parse(table));
+    }
+  } catch (const pgpulse::Error& e) {
+    fmt::print(stderr, "pgpulse: {}: {} (see pgpulse --help)\n", parsing, e.what());
     return kUsageError;
   }
   // The gateway logs what happens (connections, reconnects) unless told otherwise.

@@ -46,7 +46,7 @@ class ChangeStreamSource final : public CatchUpSource {
                      const Cursor& from)
       : stream_(io, ChangeStreamOptions{.connection = {.conninfo = conninfo},
                                         .from = from,
-                                        .tables = {table.quoted()},
+                                        .tables = {table},
                                         .prune_interval = std::chrono::milliseconds(0)}) {}
 
   void start(EventHandler on_event, ErrorHandler on_error) override {

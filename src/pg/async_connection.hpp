@@ -41,20 +41,22 @@ class AsyncConnection {
   AsyncConnection& operator=(const AsyncConnection&) = delete;
 
   /// Opens a new connection (closing any old one). Throws ConnectionError or TimeoutError.
-  asio::awaitable<void> connect(const ConnParams& params, Clock::duration timeout);
+  [[nodiscard]] asio::awaitable<void> connect(const ConnParams& params, Clock::duration timeout);
   /// Closes the connection; a pending wait ends with ConnectionError.
   void close() noexcept;
-  bool is_open() const noexcept { return conn_ != nullptr; }
+  [[nodiscard]] bool is_open() const noexcept { return conn_ != nullptr; }
 
   /// Runs one statement with text parameters (nullptr = NULL). Throws SqlError on a server
   /// error (the connection stays usable), ConnectionError or TimeoutError (it does not).
-  asio::awaitable<Result> query(const std::string& sql, std::span<const char* const> params,
-                                Clock::duration timeout, bool prepare = false);
+  [[nodiscard]] asio::awaitable<Result> query(const std::string& sql,
+                                              std::span<const char* const> params,
+                                              Clock::duration timeout, bool prepare = false);
   /// Like query(), but streams rows one at a time to `on_row` (libpq single-row mode), so a
   /// large result never sits in memory whole.
-  asio::awaitable<void> query_rows(const std::string& sql, std::span<const char* const> params,
-                                   Clock::duration timeout, const RowHandler& on_row,
-                                   bool prepare = false);
+  [[nodiscard]] asio::awaitable<void> query_rows(const std::string& sql,
+                                                 std::span<const char* const> params,
+                                                 Clock::duration timeout, const RowHandler& on_row,
+                                                 bool prepare = false);
   // `prepare`: run it as a prepared statement of this connection (prepared on first use), so a
   // statement run for every read is parsed and planned once, not every time.
 
@@ -63,20 +65,21 @@ class AsyncConnection {
   /// and `second` sees what `first` committed, exactly as two query() calls would. `first`'s
   /// result is dropped; `second`'s rows stream to `on_row`. Both run as prepared statements.
   /// An error of `first` is thrown once `second` is over, and then no row reaches `on_row`.
-  asio::awaitable<void> query_then_rows(Statement first, Statement second, Clock::duration timeout,
-                                        const RowHandler& on_row);
+  [[nodiscard]] asio::awaitable<void> query_then_rows(Statement first, Statement second,
+                                                      Clock::duration timeout,
+                                                      const RowHandler& on_row);
 
   /// Waits until the server sends something (consumed, notifications dispatched), `timeout`
   /// passes, or wake() is called.
-  asio::awaitable<Wake> wait_input(Clock::duration timeout);
+  [[nodiscard]] asio::awaitable<Wake> wait_input(Clock::duration timeout);
   /// Ends the current (or the next) wait_input early. Safe to call at any time, from handlers
   /// too: a query, connect or other wait in progress is not disturbed (the wake-up is kept
   /// for the next wait_input).
   void wake() noexcept;
 
   /// `name` quoted as an SQL identifier by libpq.
-  std::string quote_identifier(std::string_view name);
-  PGconn* raw() const noexcept { return conn_.get(); }
+  [[nodiscard]] std::string quote_identifier(std::string_view name);
+  [[nodiscard]] PGconn* raw() const noexcept { return conn_.get(); }
 
  private:
   enum class Direction { kRead, kWrite };

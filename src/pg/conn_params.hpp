@@ -14,8 +14,8 @@ class ConnParams {
   ConnParams(const std::string& conninfo, int keepalive_idle_seconds, int connect_timeout_seconds);
 
   /// NULL-terminated arrays for PQconnectStartParams / PQconnectdbParams.
-  const char* const* keywords() const noexcept { return keywords_.data(); }
-  const char* const* values() const noexcept { return values_.data(); }
+  [[nodiscard]] const char* const* keywords() const noexcept { return keywords_.data(); }
+  [[nodiscard]] const char* const* values() const noexcept { return values_.data(); }
 
  private:
   std::vector<std::pair<std::string, std::string>> pairs_;

@@ -23,8 +23,8 @@ class Connection {
   void exec_script(const std::string& sql);
 
   /// `name` as a quoted SQL identifier.
-  std::string quote_identifier(std::string_view name);
-  PGconn* raw() const noexcept { return conn_.get(); }
+  [[nodiscard]] std::string quote_identifier(std::string_view name);
+  [[nodiscard]] PGconn* raw() const noexcept { return conn_.get(); }
 
  private:
   ConnPtr conn_;

@@ -29,14 +29,16 @@ class Result {
   Result() = default;
   explicit Result(ResultPtr r) : r_(std::move(r)) {}
 
-  int rows() const noexcept { return r_ ? PQntuples(r_.get()) : 0; }
-  int columns() const noexcept { return r_ ? PQnfields(r_.get()) : 0; }
-  bool is_null(int row, int col) const noexcept { return PQgetisnull(r_.get(), row, col) != 0; }
-  std::string_view get(int row, int col) const noexcept {
+  [[nodiscard]] int rows() const noexcept { return r_ ? PQntuples(r_.get()) : 0; }
+  [[nodiscard]] int columns() const noexcept { return r_ ? PQnfields(r_.get()) : 0; }
+  [[nodiscard]] bool is_null(int row, int col) const noexcept {
+    return PQgetisnull(r_.get(), row, col) != 0;
+  }
+  [[nodiscard]] std::string_view get(int row, int col) const noexcept {
     return {PQgetvalue(r_.get(), row, col),
             static_cast<std::size_t>(PQgetlength(r_.get(), row, col))};
   }
-  const PGresult* raw() const noexcept { return r_.get(); }
+  [[nodiscard]] const PGresult* raw() const noexcept { return r_.get(); }
 
  private:
   ResultPtr r_;
@@ -44,7 +46,7 @@ class Result {
 
 /// The first line of libpq's error text for `conn` (libpq messages end with '\n' and may
 /// carry DETAIL lines, which a one-line report leaves out).
-std::string first_line(const char* message);
+[[nodiscard]] std::string first_line(const char* message);
 
 /// Makes libpq drop server notices (such as "drop cascades to ..."), which it would otherwise
 /// print on stderr: a library must not write to its host's stderr.

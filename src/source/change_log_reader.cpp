@@ -94,8 +94,16 @@ std::string_view field(const PGresult* r, int column) {
 
 }  // namespace
 
-ChangeLogReader::ChangeLogReader(Cursor from, std::vector<std::string> tables)
-    : cursor_(std::move(from)), table_names_(std::move(tables)) {}
+ChangeLogReader::ChangeLogReader(Cursor from, std::vector<TableName> tables)
+    : cursor_(std::move(from)), tables_(std::move(tables)) {
+  if (tables_.empty()) return;
+  for (const auto& table : tables_) {
+    append_array_item(schemas_param_, table.schema);
+    append_array_item(tables_param_, table.name);
+  }
+  schemas_param_ += '}';
+  tables_param_ += '}';
+}
 
 boost::asio::awaitable<void> ChangeLogReader::prepare(pg::AsyncConnection& connection) {
   // Two statements: a query naming pgpulse.settings fails at parse time when it is missing.
@@ -111,32 +119,32 @@ boost::asio::awaitable<void> ChangeLogReader::prepare(pg::AsyncConnection& conne
       "SELECT (SELECT value FROM pgpulse.settings WHERE key = 'schema_version'), "
       "(SELECT value FROM pgpulse.settings WHERE key = 'wakeup')",
       {}, kSetupTimeout);
-  wakeup_mode_ = settings.get(0, 1);
   if (auto version = to_i64(settings.get(0, 0)); version != schema_version()) {
     throw SqlError("the database has pgpulse schema version " + std::to_string(version) +
                    ", this pgpulse reads version " + std::to_string(schema_version()) +
                    " (run: pgpulse install)");
   }
-  std::string schemas;
-  std::string tables;
-  for (const auto& name : table_names_) {
-    const char* params[] = {name.c_str()};
+  wakeup_mode_ = parse_wakeup_mode(settings.get(0, 1));
+  if (!tables_.empty()) {
+    // Which of the wanted tables exist and which are captured, by (schema, name), in the
+    // order given.
+    const char* params[] = {schemas_param_.c_str(), tables_param_.c_str()};
     auto r = co_await connection.query(
-        "SELECT n.nspname, c.relname, EXISTS (SELECT 1 FROM pgpulse.captured_tables t "
-        "WHERE t.table_name = c.oid) FROM pg_catalog.pg_class c "
-        "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.oid = pg_catalog.to_regclass($1)",
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+        "ON n.oid = c.relnamespace WHERE n.nspname = w.schema_name AND c.relname = w.relname), "
+        "EXISTS (SELECT 1 FROM pgpulse.captured_tables t "
+        "WHERE t.schema_name = w.schema_name AND t.relname = w.relname) "
+        "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(schema_name, relname, i) "
+        "ORDER BY w.i",
         params, kSetupTimeout);
-    if (r.rows() == 0) throw SqlError("table " + name + " does not exist", "42P01");
-    if (r.get(0, 2) != "t") {
-      throw SqlError("table " + name + " is not captured (run: pgpulse install " + name + ")");
+    for (std::size_t i = 0; i < tables_.size(); ++i) {
+      auto name = tables_[i].display();
+      auto row = static_cast<int>(i);
+      if (r.get(row, 0) != "t") throw SqlError("table " + name + " does not exist", "42P01");
+      if (r.get(row, 1) != "t") {
+        throw SqlError("table " + name + " is not captured (run: pgpulse install " + name + ")");
+      }
     }
-    append_array_item(schemas, r.get(0, 0));
-    append_array_item(tables, r.get(0, 1));
-  }
-  if (!table_names_.empty()) {
-    schemas_param_ = schemas + "}";
-    tables_param_ = tables + "}";
   }
   if (cursor_.kind() != Cursor::Kind::kLog) {
     // Sequence first, so "now" is after everything committed before the stream started.

@@ -48,7 +48,7 @@ class ChangeStream::Impl final : public source::ListenSession {
     if (first) {
       co_await reader_.prepare(connection);
       prepared_ = true;
-      if (!configured_poll_interval_ && reader_.wakeup_mode() == "poll") {
+      if (!configured_poll_interval_ && reader_.wakeup_mode() == WakeupMode::kPoll) {
         poll_interval_ = kPollModeInterval;
       }
     }

@@ -29,7 +29,7 @@ class ListenSession : public std::enable_shared_from_this<ListenSession> {
   void start();
   void stop();
   void set_state_handler(StateHandler handler) { state_handler_ = std::move(handler); }
-  bool stopped() const noexcept { return stopped_; }
+  [[nodiscard]] bool stopped() const noexcept { return stopped_; }
   /// For the owner's destructor: drops every user handler (the state handler and the
   /// subclass's, see drop_handlers), so nothing they captured outlives the owner and none runs
   /// again. Called from inside a handler, the handlers are destroyed as soon as it returns

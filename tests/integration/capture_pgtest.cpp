@@ -38,7 +38,7 @@ TEST_F(Capture, InstallPutsFourTriggersOnTheTable) {
       "SELECT count(*) FROM pg_trigger WHERE tgrelid = $1::regclass AND tgname LIKE 'pgpulse%'",
       {table_});
   EXPECT_EQ(r.get(0, 0), "4");
-  EXPECT_THAT(captured_tables(database_url()), ::testing::Contains(table_));
+  EXPECT_THAT(captured_tables(database_url()), ::testing::Contains(TableName{"public", table_}));
 }
 
 TEST_F(Capture, InstallingTwiceChangesNothing) {
@@ -109,6 +109,23 @@ TEST_F(Capture, AwkwardIdentifiersAreQuotedEverywhere) {
   EXPECT_EQ(r.get(0, 2), R"({"Col \"1\"":1,"ünï.code":"x","n":2,"o":3})");
   uninstall_capture(database_url(), {qs + "." + qt});
   EXPECT_TRUE(trigger_oids(qs + "." + qt).empty());
+}
+
+TEST_F(Capture, CapturedTablesAndStatusNameTablesWhoseNamesJoinToTheSameDottedTextApart) {
+  // "<s>.b".c and <s>."b.c" are both "<s>.b.c" when joined at a dot.
+  auto s = unique_name("s");
+  run_sql("CREATE SCHEMA " + ident(s + ".b") + "; CREATE SCHEMA " + ident(s) + "; CREATE TABLE " +
+          ident(s + ".b") + ".c (id int); CREATE TABLE " + ident(s) + "." + ident("b.c") +
+          " (id int)");
+  install_capture(database_url(), {ident(s + ".b") + ".c", s + "." + ident("b.c")},
+                  {.wakeup = WakeupMode::kPoll});
+  TableName dotted_schema{s + ".b", "c"};
+  TableName dotted_table{s, "b.c"};
+  EXPECT_THAT(captured_tables(database_url()),
+              ::testing::UnorderedElementsAre(dotted_schema, dotted_table));
+  auto status = capture_status(database_url());
+  EXPECT_THAT(status.tables, ::testing::UnorderedElementsAre(dotted_schema, dotted_table));
+  EXPECT_EQ(status.wakeup, WakeupMode::kPoll);
 }
 
 TEST_F(Capture, RolesWithoutGrantsOnPgpulseCanStillWriteCapturedTables) {

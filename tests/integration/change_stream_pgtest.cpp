@@ -27,8 +27,8 @@ class ChangeStreamTest : public ::testing::Test {
     install_capture(database_url(), {table_});
   }
 
-  void start(Cursor from = Cursor::now(), std::vector<std::string> tables = {}) {
-    if (tables.empty()) tables = {ident(table_)};
+  void start(Cursor from = Cursor::now(), std::vector<TableName> tables = {}) {
+    if (tables.empty()) tables = {{"public", table_}};
     stream_.emplace(io_, ChangeStreamOptions{.connection = {.conninfo = database_url(),
                                                             .backoff_initial = 20ms,
                                                             .backoff_max = 200ms,
@@ -114,7 +114,7 @@ TEST_F(ChangeStreamTest, IdenticalChangesInOneTransactionAreAllDelivered) {
   // NOTIFY folds identical payloads of one transaction into one; the log does not.
   run_sql("CREATE TABLE " + ident(table_ + "_nokey") + " (body text)");
   install_capture(database_url(), {ident(table_ + "_nokey")});
-  start(Cursor::now(), {ident(table_ + "_nokey")});
+  start(Cursor::now(), {{"public", table_ + "_nokey"}});
   auto t = ident(table_ + "_nokey");
   write("BEGIN; INSERT INTO " + t + " VALUES ('same'); INSERT INTO " + t + " VALUES ('same'); " +
         "UPDATE " + t + " SET body = 'same'; COMMIT");
@@ -238,7 +238,7 @@ TEST_F(ChangeStreamTest, SurvivesAServerCrashRestart) {
 TEST_F(ChangeStreamTest, UncapturedTableIsAFatalErrorNamingIt) {
   auto plain = unique_name("plain");
   run_sql("CREATE TABLE " + ident(plain) + " (id int)");
-  start(Cursor::now(), {ident(plain)});
+  start(Cursor::now(), {{"public", plain}});
   ASSERT_TRUE(error_);
   try {
     std::rethrow_exception(error_);
@@ -328,13 +328,17 @@ TEST_F(ChangeStreamTest, OnCatalogComesBeforeReadyAndReportsATableInstalledLater
       << "table order, no dropped column";
 }
 
-TEST_F(ChangeStreamTest, OnCatalogKeepsTablesWhoseNamesJoinToTheSameDottedTextApart) {
-  // "s.b".c and s."b.c" are both "s.b.c" when joined at a dot.
-  auto s = unique_name("s");
+// Creates and captures "<s>.b".c and <s>."b.c", which are both "<s>.b.c" when joined at a dot.
+void make_tables_with_the_same_dotted_text(const std::string& s) {
   run_sql("CREATE SCHEMA " + ident(s + ".b") + "; CREATE SCHEMA " + ident(s) + "; " +
           "CREATE TABLE " + ident(s + ".b") + ".c (in_dotted_schema int); " + "CREATE TABLE " +
           ident(s) + "." + ident("b.c") + " (in_dotted_table int, second int)");
   install_capture(database_url(), {ident(s + ".b") + ".c", s + "." + ident("b.c")});
+}
+
+TEST_F(ChangeStreamTest, OnCatalogKeepsTablesWhoseNamesJoinToTheSameDottedTextApart) {
+  auto s = unique_name("s");
+  make_tables_with_the_same_dotted_text(s);
   std::optional<std::vector<CapturedTable>> reported;
   before_start_ = [&](ChangeStream& stream) {
     stream.on_catalog([&](const std::vector<CapturedTable>& c) { reported = c; });
@@ -348,6 +352,20 @@ TEST_F(ChangeStreamTest, OnCatalogKeepsTablesWhoseNamesJoinToTheSameDottedTextAp
   ASSERT_TRUE(dotted_table);
   EXPECT_THAT(dotted_schema->columns, ElementsAre("in_dotted_schema"));
   EXPECT_THAT(dotted_table->columns, ElementsAre("in_dotted_table", "second"));
+}
+
+TEST_F(ChangeStreamTest, TablesWhoseNamesJoinToTheSameDottedTextAreFilteredApart) {
+  auto s = unique_name("s");
+  make_tables_with_the_same_dotted_text(s);
+  start(Cursor::now(), {TableName::parse(ident(s + ".b") + ".c")});
+  write("INSERT INTO " + ident(s) + "." + ident("b.c") + " VALUES (1, 1)");
+  write("INSERT INTO " + ident(s + ".b") + ".c VALUES (2)");
+  ASSERT_TRUE(wait_for_events(1));
+  run_until(
+      io_, [] { return false; }, 200ms);
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].schema, s + ".b");
+  EXPECT_EQ(events_[0].table, "c");
 }
 
 TEST_F(ChangeStreamTest, WithoutACatalogIntervalTheCatalogIsReadOnlyOnConnect) {

@@ -506,7 +506,7 @@ TEST_F(CliInstall, StatusListsTheCapturedTables) {
   install({t});
   auto some = run_cli({"status", "--db", url_});
   EXPECT_EQ(some.exit_code, 0) << some.err;
-  EXPECT_THAT(some.out, HasSubstr("captured tables:  " + t + "\n"));
+  EXPECT_THAT(some.out, HasSubstr("captured tables:  public." + t + "\n"));
   EXPECT_THAT(some.out, HasSubstr("wake-up:          notify\n"));
   EXPECT_THAT(some.out, HasSubstr("retention:        24 hours\n"));
 }
@@ -666,6 +666,38 @@ TEST_F(CliErrors, UnknownOptionIsAUsageError) {
   expect_one_line_failure(run_cli({"watch", "--db", url_, "--bogus"}), kUsageError, "--bogus");
   expect_one_line_failure(run_cli({"install", "--db", url_, "--bogus", t}), kUsageError, "--bogus");
   EXPECT_FALSE(schema_exists());
+}
+
+TEST_F(CliErrors, BadWakeupModeIsAUsageErrorNamingTheOption) {
+  auto t = make_table();
+  expect_one_line_failure(run_cli({"install", "--db", url_, "--wakeup", "sometimes", t}),
+                          kUsageError,
+                          "--wakeup: wake-up mode must be notify or poll, not 'sometimes'");
+  EXPECT_FALSE(schema_exists());
+}
+
+TEST_F(CliErrors, BadTableNameIsAUsageErrorNamingTheOption) {
+  expect_one_line_failure(run_cli({"watch", "--db", url_, "--table", "a.b.c"}), kUsageError,
+                          "--table: bad table name 'a.b.c'");
+  expect_one_line_failure(run_cli({"watch", "--db", url_, "--table", "\"open"}), kUsageError,
+                          "unterminated");
+}
+
+TEST_F(CliWatch, TableOptionIsReadAsInSqlWithPublicAsTheDefaultSchema) {
+  // Mixed case folds to lower case, as in SQL; a quoted name keeps its capitals and dots.
+  auto plain = make_table("plain");
+  auto odd = "Odd." + unique_name("name");
+  sql("CREATE TABLE " + ident(odd) + " (id int PRIMARY KEY, body text)");
+  install({plain, "public." + ident(odd)});
+  std::string upper = plain;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  auto watcher = watch({"--table", upper, "--table", "public." + ident(odd)});
+  write("INSERT INTO " + ident(plain) + " VALUES (1, 'plain')");
+  write("INSERT INTO " + ident(odd) + " VALUES (2, 'odd')");
+  auto first = next_object(*watcher);
+  EXPECT_EQ(first["table"], json::value(plain));
+  auto second = next_object(*watcher);
+  EXPECT_EQ(second["table"], json::value(odd));
 }
 
 TEST_F(CliErrors, MissingDbIsAUsageError) {

@@ -248,7 +248,7 @@ TEST_F(Durability, PollModeSendsNoNotifyAndDeliversTheSameStream) {
     return out;
   };
 
-  auto notified = ident(make_table({.wakeup = "notify"}));
+  auto notified = ident(make_table({.wakeup = WakeupMode::kNotify}));
   start();
   workload(notified);
   ASSERT_TRUE(wait_for_events(5));
@@ -256,7 +256,7 @@ TEST_F(Durability, PollModeSendsNoNotifyAndDeliversTheSameStream) {
   stream_.reset();
   events_.clear();
 
-  auto polled = ident(make_table({.wakeup = "poll"}));
+  auto polled = ident(make_table({.wakeup = WakeupMode::kPoll}));
   Listener spy(io_, {.conninfo = url_});
   int notifications = 0;
   spy.listen("pgpulse", [&](const Notification&) { ++notifications; });
