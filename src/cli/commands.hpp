@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ struct ServeOptions {
   int idle_timeout_seconds = 60;
   int leeway_seconds = 30;
   gateway::GatewayConfig config;
+  /// The reloadable flags given on the command line (they win over the file on SIGHUP too).
+  std::set<std::string> flags_given;
 };
 
 int watch(const WatchOptions& options);

@@ -31,6 +31,37 @@ std::string flag_text(const toml::node& node) {
   throw Error("config values must be strings, integers or booleans");
 }
 
+// What SIGHUP reloads: the TLS certificate and key and the token settings.
+constexpr const char* kReloadableFlags[] = {
+    "--jwt-secret",         "--jwt-public-key", "--jwt-issuer", "--jwt-audience",
+    "--jwt-leeway-seconds", "--tls-cert",       "--tls-key"};
+
+// The configuration as at start, with the reloadable settings read again: the config file (a
+// flag given on the command line still wins) and the public key file.
+gateway::GatewayConfig reread(const ServeOptions& started) {
+  ServeOptions fresh;
+  CLI::App app;
+  std::string ignored_db;
+  app.add_option("--db", ignored_db);
+  add_serve_options(app, fresh);
+  fresh.config_file = started.config_file;
+  apply_config_file(app, fresh);
+  auto given = [&](const char* flag) { return started.flags_given.contains(flag); };
+  auto config = started.config;
+  auto& auth = config.auth;
+  if (!given("--jwt-secret")) auth.hs256_secret = fresh.config.auth.hs256_secret;
+  if (!given("--jwt-issuer")) auth.issuer = fresh.config.auth.issuer;
+  if (!given("--jwt-audience")) auth.audience = fresh.config.auth.audience;
+  if (!given("--jwt-leeway-seconds")) {
+    auth.leeway = std::chrono::seconds(fresh.leeway_seconds);
+  }
+  if (!given("--tls-cert")) config.tls_cert = fresh.config.tls_cert;
+  if (!given("--tls-key")) config.tls_key = fresh.config.tls_key;
+  auto key_file = given("--jwt-public-key") ? started.public_key_file : fresh.public_key_file;
+  auth.public_key_pem = key_file.empty() ? "" : read_file(key_file, "public key");
+  return config;
+}
+
 }  // namespace
 
 void add_serve_options(CLI::App& serve, ServeOptions& options) {
@@ -64,6 +95,9 @@ void add_serve_options(CLI::App& serve, ServeOptions& options) {
 }
 
 void apply_config_file(CLI::App& serve, ServeOptions& options) {
+  for (const char* flag : kReloadableFlags) {
+    if (serve.get_option(flag)->count() > 0) options.flags_given.insert(flag);
+  }
   if (options.config_file.empty()) return;
   toml::table table;
   try {
@@ -103,7 +137,7 @@ int serve(ServeOptions& options) {
   if (!options.public_key_file.empty()) {
     c.auth.public_key_pem = read_file(options.public_key_file, "public key");
   }
-  gateway::serve(c);
+  gateway::serve(c, [started = options] { return reread(started); });
   return 0;
 }
 

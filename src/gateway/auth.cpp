@@ -182,6 +182,13 @@ std::optional<double> date_claim(const json::object& claims, std::string_view na
   return value->to_number<double>();
 }
 
+// A tables entry echoed in an error, cut short: it goes back to the client verbatim.
+std::string shown_name(std::string_view text) {
+  std::string out = json::serialize(json::string(text.substr(0, 40)));
+  if (text.size() > 40) out += "...";
+  return out;
+}
+
 // A pgpulse claim: `{"pgpulse": {"tables": ...}}` first, then a flat "pgpulse.tables", then a
 // top-level "tables" (for issuers that cannot nest claims).
 const json::value* pgpulse_claim(const json::object& claims, std::string_view name) {
@@ -193,8 +200,8 @@ const json::value* pgpulse_claim(const json::object& claims, std::string_view na
   return claims.if_contains(name);
 }
 
-std::vector<std::string> tables_claim(const json::object& claims) {
-  std::vector<std::string> tables;
+std::vector<TablePattern> tables_claim(const json::object& claims) {
+  std::vector<TablePattern> tables;
   const json::value* value = pgpulse_claim(claims, "tables");
   if (!value) return tables;
   if (!value->is_array()) throw malformed("tables is not an array of strings");
@@ -202,7 +209,12 @@ std::vector<std::string> tables_claim(const json::object& claims) {
     if (!item.is_string() || item.get_string().empty()) {
       throw malformed("tables is not an array of strings");
     }
-    tables.emplace_back(item.get_string());
+    std::string_view text = item.get_string();
+    try {
+      tables.push_back(TablePattern::parse(text));
+    } catch (const Error& e) {
+      throw malformed("tables entry " + shown_name(text) + " is not a table name: " + e.what());
+    }
   }
   return tables;
 }
@@ -248,20 +260,33 @@ std::string_view trim(std::string_view text) {
 
 }  // namespace
 
-bool Grant::allows(std::string_view schema, std::string_view table) const {
-  for (const std::string& entry : tables) {
-    std::string_view granted = entry;
-    if (granted == "*") return true;
-    auto dot = granted.find('.');
-    if (dot == std::string_view::npos) {
-      if (schema == "public" && granted == table) return true;
-      continue;
-    }
-    if (granted.substr(0, dot) != schema) continue;
-    std::string_view rest = granted.substr(dot + 1);
-    if (rest == "*" || rest == table) return true;
+TablePattern TablePattern::parse(std::string_view text) {
+  if (text == "*") return {.kind = Kind::kAll};
+  if (text.ends_with(".*")) {
+    auto schema_text = text.substr(0, text.size() - 2);
+    auto rest = schema_text;
+    auto schema = parse_identifier(rest);
+    if (!rest.empty()) throw Error("unexpected text after the schema name");
+    return {.kind = Kind::kSchema, .table = {.schema = std::move(schema), .name = {}}};
+  }
+  return {.kind = Kind::kTable, .table = TableName::parse(text)};
+}
+
+bool TablePattern::matches(const TableName& candidate) const {
+  switch (kind) {
+    case Kind::kAll:
+      return true;
+    case Kind::kSchema:
+      return candidate.schema == table.schema;
+    case Kind::kTable:
+      return candidate == table;
   }
   return false;
+}
+
+bool Grant::allows(const TableName& table) const {
+  return std::any_of(tables.begin(), tables.end(),
+                     [&](const TablePattern& pattern) { return pattern.matches(table); });
 }
 
 TokenVerifier::TokenVerifier(AuthConfig config) : config_(std::move(config)) {

@@ -4,7 +4,7 @@
 //   TokenVerifier verifier({.hs256_secret = secret, .audience = "pgpulse"});  // once, at start
 //   if (auto token = find_token(authorization_header, token_query_value)) {
 //     Grant grant = verifier.verify(*token);  // throws AuthError: refuse with 401 and what()
-//     if (grant.allows("public", "messages")) ...
+//     if (grant.allows({"public", "messages"})) ...
 //   }
 //
 // Security rules (auth.cpp says why):
@@ -15,6 +15,10 @@
 // - `exp` and `nbf` are checked with `leeway`. `exp` is optional: a token without it never
 //   expires, so issuers should always set it.
 // - a token without a tables claim reads nothing ("*" must be granted explicitly).
+// - each entry of the tables claim is a table name written as in SQL, as `pgpulse install`
+//   takes it: `messages` (= `public.messages`), `app.rooms`, `a."b.c"`, `"a.b".c` (two
+//   different tables), `"My Table"`; or `schema.*` (every table of a schema) or `*` (every
+//   table). Entries are parsed once, in verify(): one that is not a name refuses the token.
 //
 // Threads: verify() is const and keeps every libjwt/OpenSSL object local to the call, so one
 // verifier may be used from any number of threads at once. Cost per call: HS256 ~10 us; RS256 and
@@ -29,6 +33,7 @@
 #include <vector>
 
 #include "pgpulse/error.hpp"
+#include "pgpulse/table_name.hpp"
 
 namespace pgpulse::gateway {
 
@@ -45,14 +50,29 @@ struct AuthConfig {
   bool enabled() const { return !hs256_secret.empty() || !public_key_pem.empty(); }
 };
 
+/// One entry of a token's tables claim: a table, every table of a schema, or every table.
+struct TablePattern {
+  enum class Kind { kTable, kSchema, kAll };
+  Kind kind = Kind::kTable;
+  /// kTable: the table; kSchema: `table.schema` is the schema (`table.name` empty).
+  TableName table{};
+
+  /// Parses an entry written as in SQL: `messages` (schema `public`), `app.rooms`, `a."b.c"`,
+  /// `app.*`, `"My Schema".*`, `*`. Throws pgpulse::Error naming what is wrong.
+  static TablePattern parse(std::string_view text);
+  bool matches(const TableName& candidate) const;
+
+  friend bool operator==(const TablePattern&, const TablePattern&) = default;
+};
+
 /// What a verified token allows.
 struct Grant {
   /// `sub`; empty when absent.
   std::string subject{};
-  /// Readable tables: "schema.table", "schema.*", "*" (every table) or "table", which means
-  /// "public.table". From the claim `pgpulse.tables` (see auth.cpp for its spellings) or else a
-  /// top-level `tables`. Absent: no table.
-  std::vector<std::string> tables{};
+  /// Readable tables, parsed from the claim `pgpulse.tables` (see auth.cpp for its spellings)
+  /// or else a top-level `tables`; each entry as TablePattern::parse() reads it. Absent: no
+  /// table.
+  std::vector<TablePattern> tables{};
   /// Forced row filter in PostgREST syntax ("room=eq.5"), from `pgpulse.filter` or else `filter`;
   /// the server ANDs it with the client's own. Empty: none.
   std::string filter{};
@@ -60,8 +80,8 @@ struct Grant {
   /// connection then. Empty when the token has no `exp`.
   std::optional<std::chrono::system_clock::time_point> expires_at{};
 
-  /// Whether the grant allows reading `schema`.`table` (names as stored, case-sensitive).
-  bool allows(std::string_view schema, std::string_view table) const;
+  /// Whether the grant allows reading `table` (names as stored, case-sensitive).
+  [[nodiscard]] bool allows(const TableName& table) const;
 };
 
 /// A token was refused. `what()` is a short reason fit to send to the client, such as

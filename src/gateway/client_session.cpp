@@ -1,6 +1,5 @@
 #include "gateway/client_session.hpp"
 
-#include <atomic>
 #include <boost/asio/post.hpp>
 
 #include "gateway/protocol.hpp"
@@ -8,24 +7,11 @@
 
 namespace pgpulse::gateway {
 
-namespace {
-
-// Each catch-up holds a database connection: cap them, and let the others wait their turn.
-constexpr int kMaxConcurrentCatchUps = 16;
-std::atomic<int> catch_ups_running{0};
-constexpr std::chrono::milliseconds kAttachRetry{100};
-// A client may fall this many send queues behind (in a backlog of shared events) before it is
-// cut off as too slow.
-constexpr std::size_t kBacklogFactor = 8;
-// Write buffers up to this size stay with an idle client.
-constexpr std::size_t kKeepBufferBytes = 4 * 1024;
-
-}  // namespace
-
 ClientSession::ClientSession(ServerContext& context, std::size_t loop, std::optional<Grant> grant)
     : context_(context),
       loop_(loop),
       grant_(std::move(grant)),
+      send_queue_(context.config.send_queue_bytes),
       heartbeat_timer_(context.hub.io(loop)),
       expiry_timer_(context.hub.io(loop)) {
   // The client's place in metrics.clients was taken when its request was admitted (ClientSlot).
@@ -38,51 +24,46 @@ ClientSession::~ClientSession() {
   context_.metrics.clients.fetch_sub(1);
 }
 
-bool ClientSession::subscribe(const SubscriptionSpec& spec) {
+std::variant<PreparedSubscription, Refusal> ClientSession::prepare(
+    const SubscriptionSpec& spec) const {
   const auto& id = spec.id;
   if (subscriptions_.contains(id)) {
-    send_error(id, "duplicate_subscription", "a subscription with id \"" + id + "\" exists");
-    return false;
+    return Refusal{"duplicate_subscription", "a subscription with id \"" + id + "\" exists"};
   }
   if (subscriptions_.size() >= context_.config.max_subscriptions) {
-    send_error(id, "too_many_subscriptions",
-               "at most " + std::to_string(context_.config.max_subscriptions) +
-                   " subscriptions per connection");
-    return false;
+    return Refusal{"too_many_subscriptions", "at most " +
+                                                 std::to_string(context_.config.max_subscriptions) +
+                                                 " subscriptions per connection"};
   }
-  auto key = spec.schema + "." + spec.table;
-  // The grant first: a token must not learn which tables exist beyond what it may read.
-  if (grant_ && !grant_->allows(spec.schema, spec.table)) {
-    send_error(id, "forbidden", "the token does not allow reading " + key);
-    return false;
+  const auto& table = spec.table;
+  if (grant_ && !grant_->allows(table)) {
+    return Refusal{"forbidden", "the token does not allow reading " + table.display(), 403};
   }
-  auto columns = context_.catalog.columns(key);
+  auto columns = context_.catalog.columns(table);
   if (!columns) {
-    send_error(id, "unknown_table", "table " + key + " does not exist or is not captured");
-    return false;
+    return Refusal{"unknown_table",
+                   "table " + table.display() + " does not exist or is not captured", 404};
   }
   auto sub = std::make_unique<hub::Subscription>();
   sub->id = id;
-  sub->table_key = key;
+  sub->table = table;
   sub->ops = spec.ops;
   sub->columns = spec.columns;
   sub->message_prefix = event_prefix(id);
-  sub->subscriber = this;
   try {
     sub->filter = hub::RowFilter::parse(spec.filter);
     if (grant_ && !grant_->filter.empty()) {
       sub->filter = sub->filter & hub::RowFilter::parse(grant_->filter);
     }
   } catch (const Error& e) {
-    send_error(id, "invalid_filter", e.what());
-    return false;
+    return Refusal{"invalid_filter", e.what()};
   }
   auto needed = sub->filter.columns();
   needed.insert(needed.end(), spec.columns.begin(), spec.columns.end());
   for (const auto& column : needed) {
     if (!columns->contains(column)) {
-      send_error(id, "unknown_column", "table " + key + " has no column \"" + column + "\"");
-      return false;
+      return Refusal{"unknown_column",
+                     "table " + table.display() + " has no column \"" + column + "\""};
     }
   }
   std::optional<Cursor> from;
@@ -90,116 +71,89 @@ bool ClientSession::subscribe(const SubscriptionSpec& spec) {
     try {
       from = Cursor::parse(*spec.from);
     } catch (const InvalidCursor& e) {
-      send_error(id, "invalid_cursor", e.what());
-      return false;
+      return Refusal{"invalid_cursor", e.what()};
     }
     if (from->kind() == Cursor::Kind::kNow) from.reset();
   }
+  return PreparedSubscription{std::move(sub), from};
+}
 
+bool ClientSession::subscribe(const SubscriptionSpec& spec) {
+  auto prepared = prepare(spec);
+  if (auto* refusal = std::get_if<Refusal>(&prepared)) {
+    send_error(spec.id, refusal->code, refusal->message);
+    return false;
+  }
+  start(std::move(std::get<PreparedSubscription>(prepared)));
+  return true;
+}
+
+void ClientSession::start(PreparedSubscription prepared) {
+  auto id = prepared.sub->id;
   auto& entry = subscriptions_[id];
-  entry.sub = std::move(sub);
+  entry.sub = std::move(prepared.sub);
+  entry.sub->subscriber = this;
   context_.metrics.subscriptions.fetch_add(1);
   auto& hub = context_.hub;
+  const auto& from = prepared.from;
   if (!from) {
     hub.attach_now(loop_, *entry.sub);
     entry.attached = true;
     send_subscribed(id, entry.sub->live_after);
-    return true;
+    return;
   }
   std::vector<hub::SharedEvent> replay;
   if (from->kind() == Cursor::Kind::kLog && hub.attach(loop_, *entry.sub, *from, replay)) {
     entry.attached = true;
     send_subscribed(id, *from);
     for (const auto& event : replay) offer(*entry.sub, event, /*live=*/false);
-    return true;
+    return;
   }
   send_subscribed(id, *from);
   start_catch_up(entry, *from);
-  return true;
 }
 
 void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
-  auto id = entry.sub->id;
-  if (!entry.attach_timer) {
-    entry.attach_timer = std::make_unique<boost::asio::steady_timer>(context_.hub.io(loop_));
-  }
-  if (catch_ups_running.fetch_add(1) >= kMaxConcurrentCatchUps) {
-    catch_ups_running.fetch_sub(1);
-    entry.attach_timer->expires_after(kAttachRetry);
-    entry.attach_timer->async_wait([self = self(), this, id, from](boost::system::error_code ec) {
-      auto it = subscriptions_.find(id);
-      if (!ec && it != subscriptions_.end() && !closing_) start_catch_up(it->second, from);
-    });
-    return;
-  }
-  const auto& key = entry.sub->table_key;
-  // ConnectOptions named: g++ 12 -O3 warns (maybe-uninitialized, a false positive) otherwise.
-  ChangeStreamOptions options{
-      .connection = ConnectOptions{.conninfo = context_.config.db},
-      .from = from,
-      .tables = {TableName{key.substr(0, key.find('.')), key.substr(key.find('.') + 1)}},
-      .prune_interval = std::chrono::milliseconds(0)};
-  entry.catch_up = std::make_unique<ChangeStream>(context_.hub.io(loop_), std::move(options));
   auto* sub = entry.sub.get();
-  entry.catch_up->on_event([this, sub, id](const ChangeEvent& event) {
-    auto it = subscriptions_.find(id);
-    if (it == subscriptions_.end() || it->second.paused_at) return;  // pausing: drop the rest
-    auto record = hub::make_record(event);
-    if (sub->wants(*record)) offer(*sub, record, /*live=*/false);
-    if (backlog_bytes_ > context_.config.send_queue_bytes) {
-      // Far enough ahead of the client: stop reading, and go on from here once it caught up.
-      it->second.paused_at = event.id;
-      boost::asio::post(context_.hub.io(loop_), [self = self(), this, id] {
-        auto paused = subscriptions_.find(id);
-        if (paused == subscriptions_.end() || !paused->second.catch_up) return;
-        paused->second.catch_up.reset();
-        paused->second.attach_timer->cancel();
-        catch_ups_running.fetch_sub(1);
-      });
-    }
-  });
-  entry.catch_up->on_error([self = self(), this, id](const std::exception_ptr& error) {
-    std::string code = "catch_up_failed";
-    std::string message = "cannot read the change log";
-    try {
-      std::rethrow_exception(error);
-    } catch (const CursorExpired& e) {
-      code = "cursor_expired";
-      message = e.what();
-    } catch (const std::exception& e) {
-      message = e.what();
-    }
-    send_error(id, code, message);
-    // Not from inside the stream's own callback: it is destroyed by unsubscribe().
-    boost::asio::post(context_.hub.io(loop_), [self, this, id] { unsubscribe(id); });
-  });
-  entry.catch_up->start();
-  entry.attach_timer->expires_after(kAttachRetry);
-  entry.attach_timer->async_wait([self = self(), this, id](boost::system::error_code ec) {
-    if (!ec) try_attach(id);
-  });
-}
-
-void ClientSession::try_attach(const std::string& id) {
-  auto it = subscriptions_.find(id);
-  if (it == subscriptions_.end() || closing_) return;
-  auto& entry = it->second;
-  if (!entry.catch_up) return;
-  const auto& cursor = entry.catch_up->cursor();
-  std::vector<hub::SharedEvent> replay;
-  if (cursor.kind() == Cursor::Kind::kLog &&
-      context_.hub.attach(loop_, *entry.sub, cursor, replay)) {
-    // Same thread as the stream's handler: no event of it can slip in between.
-    entry.catch_up.reset();
-    catch_ups_running.fetch_sub(1);
-    entry.attached = true;
-    for (const auto& event : replay) offer(*entry.sub, event, /*live=*/false);
-    return;
-  }
-  entry.attach_timer->expires_after(kAttachRetry);
-  entry.attach_timer->async_wait([self = self(), this, id](boost::system::error_code ec) {
-    if (!ec) try_attach(id);
-  });
+  auto id = sub->id;
+  CatchUp::Hooks hooks{
+      .deliver =
+          [this, sub](const hub::SharedEvent& event) {
+            if (sub->wants(*event)) offer(*sub, event, /*live=*/false);
+          },
+      .far_ahead =
+          [this] { return send_queue_.backlog_bytes() > context_.config.send_queue_bytes; },
+      .attach =
+          [this, id](const Cursor& cursor) {
+            auto& attaching = subscriptions_.at(id);
+            std::vector<hub::SharedEvent> replay;
+            if (!context_.hub.attach(loop_, *attaching.sub, cursor, replay)) return false;
+            attaching.attached = true;
+            for (const auto& event : replay) offer(*attaching.sub, event, /*live=*/false);
+            return true;
+          },
+      .failed =
+          [this, id](const std::exception_ptr& error) {
+            std::string code = "catch_up_failed";
+            std::string message = "cannot read the change log";
+            try {
+              std::rethrow_exception(error);
+            } catch (const CursorExpired& e) {
+              code = "cursor_expired";
+              message = e.what();
+            } catch (const std::exception& e) {
+              message = e.what();
+            }
+            send_error(id, code, message);
+            // Not from inside the stream's own callback: unsubscribe() stops the catch-up.
+            boost::asio::post(context_.hub.io(loop_),
+                              [self = self(), this, id] { unsubscribe(id); });
+          },
+  };
+  entry.catch_up = std::make_shared<CatchUp>(
+      context_.hub.io(loop_), CatchUp::Options{.table = sub->table}, context_.catch_up_slots,
+      context_.catch_up_source, std::move(hooks));
+  entry.catch_up->start(from);
 }
 
 bool ClientSession::unsubscribe(const std::string& id) {
@@ -207,23 +161,9 @@ bool ClientSession::unsubscribe(const std::string& id) {
   if (it == subscriptions_.end()) return false;
   auto& entry = it->second;
   if (entry.attached) context_.hub.detach(loop_, *entry.sub);
-  if (entry.catch_up) {
-    entry.catch_up.reset();
-    catch_ups_running.fetch_sub(1);
-  }
-  if (entry.attach_timer) entry.attach_timer->cancel();
-  const auto* sub = entry.sub.get();
-  std::erase_if(backlog_, [&](const auto& item) {
-    if (item.first != sub) return false;
-    backlog_bytes_ -= item.second->json.size();
-    return true;
-  });
+  if (entry.catch_up) entry.catch_up->stop();
   // Queued events refer to the subscription: none of them may outlive it.
-  std::erase_if(queue_, [&](const Queued& item) {
-    if (item.sub != sub) return false;
-    queued_bytes_ -= item.event->json.size();
-    return true;
-  });
+  send_queue_.remove(*entry.sub);
   subscriptions_.erase(it);
   context_.metrics.subscriptions.fetch_sub(1);
   return true;
@@ -239,28 +179,19 @@ void ClientSession::deliver(const hub::Subscription& sub, const hub::SharedEvent
 
 void ClientSession::offer(const hub::Subscription& sub, const hub::SharedEvent& event, bool live) {
   if (closing_) return;
-  auto size = event->json.size();
-  if (!backlog_.empty() ||
-      (queued_bytes_ != 0 && queued_bytes_ + size > context_.config.send_queue_bytes)) {
-    // Only live events judge a client slow: a replay or a catch-up is paced by its reading.
-    if (live && backlog_bytes_ + size > kBacklogFactor * context_.config.send_queue_bytes) {
+  switch (send_queue_.offer(sub, event, live)) {
+    case SendQueue::Offer::kQueued:
+      schedule_write();
+      return;
+    case SendQueue::Offer::kBacklogged:
+      return;
+    case SendQueue::Offer::kTooSlow:
       // The client reads slower than events come: cut it off rather than let it hold memory
       // or slow anyone else. Its cursor lets it resume exactly where it was.
       context_.metrics.clients_dropped_slow.fetch_add(1);
       close(4000, "slow client: too far behind; reconnect and resume from your last cursor");
       return;
-    }
-    backlog_.emplace_back(&sub, event);
-    backlog_bytes_ += size;
-    return;
   }
-  send_event(sub, event);
-}
-
-void ClientSession::send_event(const hub::Subscription& sub, const hub::SharedEvent& event) {
-  queued_bytes_ += event->json.size();
-  queue_.push_back(Queued{&sub, event});
-  schedule_write();
 }
 
 void ClientSession::schedule_write() {
@@ -273,41 +204,23 @@ void ClientSession::schedule_write() {
 }
 
 std::string_view ClientSession::next_write(bool whole_messages, std::size_t max_bytes) {
-  write_buffer_.clear();
   auto now = std::chrono::system_clock::now();
-  while (!queue_.empty()) {
-    auto& next = queue_.front();
-    auto size = next.event ? next.event->json.size() : control_.front().size();
-    if (!write_buffer_.empty() && (!whole_messages || write_buffer_.size() + size > max_bytes)) {
-      break;
-    }
-    if (next.event) {
-      auto before = write_buffer_.size();
-      frame_event(write_buffer_, *next.sub, *next.event);
-      ++events_framed_;
-      bytes_framed_ += write_buffer_.size() - before;
-      latency_.observe(now - next.event->commit_time);
-    } else {
-      write_buffer_ += control_.front();
-      control_.pop_front();
-    }
-    queued_bytes_ -= size;
-    queue_.pop_front();
-  }
-  queued_bytes_ += write_buffer_.size();
+  auto bytes = send_queue_.next_write(
+      whole_messages, max_bytes,
+      [&](std::string& out, const hub::Subscription& sub, const hub::EventRecord& event) {
+        auto before = out.size();
+        frame_event(out, sub, event);
+        ++events_framed_;
+        bytes_framed_ += out.size() - before;
+        latency_.observe(now - event.commit_time);
+      });
   report_metrics();
-  return write_buffer_;
+  return bytes;
 }
 
 void ClientSession::wrote() {
-  queued_bytes_ -= write_buffer_.size();
-  write_buffer_.clear();
-  pump();
-  // A client that caught up gives its write buffer back: ten thousand quiet clients must not
-  // each keep the 64 KiB of their last burst. One that is behind keeps it for the next write.
-  if (queue_.empty() && write_buffer_.capacity() > kKeepBufferBytes) {
-    std::string().swap(write_buffer_);
-  }
+  send_queue_.wrote();
+  if (send_queue_.backlog_bytes() <= context_.config.send_queue_bytes / 2) resume_catch_ups();
 }
 
 void ClientSession::report_metrics() {
@@ -318,35 +231,17 @@ void ClientSession::report_metrics() {
     events_framed_ = bytes_framed_ = 0;
     metrics.commit_to_send.add(latency_);
   }
-  auto queued = static_cast<std::int64_t>(queued_bytes_);
+  auto queued = static_cast<std::int64_t>(send_queue_.queued_bytes());
   if (queued != queued_reported_) {
     metrics.queued_bytes.fetch_add(queued - queued_reported_, std::memory_order_relaxed);
     queued_reported_ = queued;
   }
 }
 
-void ClientSession::pump() {
-  while (!backlog_.empty() && !closing_) {
-    auto& [sub, event] = backlog_.front();
-    if (queued_bytes_ != 0 &&
-        queued_bytes_ + event->json.size() > context_.config.send_queue_bytes) {
-      return;
-    }
-    backlog_bytes_ -= event->json.size();
-    auto next = std::move(backlog_.front());
-    backlog_.pop_front();
-    send_event(*next.first, next.second);
-  }
-  if (backlog_bytes_ <= context_.config.send_queue_bytes / 2) resume_catch_ups();
-}
-
 void ClientSession::resume_catch_ups() {
+  if (closing_) return;
   for (auto& [id, entry] : subscriptions_) {
-    if (entry.paused_at && !entry.catch_up && !closing_) {
-      auto from = *entry.paused_at;
-      entry.paused_at.reset();
-      start_catch_up(entry, from);
-    }
+    if (entry.catch_up) entry.catch_up->resume();  // only a paused one goes on
   }
 }
 

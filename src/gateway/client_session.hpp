@@ -1,30 +1,27 @@
 // What WebSocket and SSE clients share: subscriptions (validated, authorized, resumed from
-// memory or caught up from the database), a send queue bounded in bytes, heartbeats, and the
-// token's expiry. The transports add framing and I/O.
-//
-// The send queue holds references to the shared events, not copies: a client that is behind
-// costs a queue entry per change, however many clients there are. Events are framed when a
-// write starts, as many as fit in one write buffer (uWebSockets calls this corking), so
-// everything queued while a write was under way leaves in the next one.
+// memory or caught up from the database), a send queue bounded in bytes (SendQueue),
+// heartbeats, and the token's expiry. The transports add framing and I/O.
 //
 // Threads: a session lives on one event loop; every member runs there.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/steady_timer.hpp>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "gateway/auth.hpp"
+#include "gateway/catch_up.hpp"
 #include "gateway/config.hpp"
 #include "gateway/metrics.hpp"
+#include "gateway/send_queue.hpp"
+#include "gateway/session_registry.hpp"
 #include "gateway/table_catalog.hpp"
 #include "hub/hub.hpp"
-#include "pgpulse/change_stream.hpp"
 
 namespace pgpulse::gateway {
 
@@ -34,14 +31,16 @@ struct ServerContext {
   hub::Hub& hub;
   Metrics& metrics;
   TableCatalog& catalog;
-  const TokenVerifier* verifier;  ///< null: authentication is off
+  SessionRegistry& sessions;
+  CatchUpSlots& catch_up_slots;
+  /// Reads the change log for catch-ups (a ChangeStream on config.db in the server).
+  CatchUpSourceFactory catch_up_source;
 };
 
 /// A subscription as a client asks for it, before validation.
 struct SubscriptionSpec {
   std::string id;
-  std::string schema = "public";
-  std::string table;
+  TableName table{"public", ""};  ///< names as stored (the protocol's schema and table)
   std::uint8_t ops = hub::Subscription::kAllOps;
   std::string filter;
   std::vector<std::string> columns;
@@ -68,6 +67,20 @@ class ClientSlot {
   std::int64_t others_;
 };
 
+/// A subscription refused: `code` and `message` for the client (docs/protocol.md), and the
+/// HTTP status for a transport that answers a request with one (SSE).
+struct Refusal {
+  std::string code;
+  std::string message;
+  int http_status = 400;
+};
+
+/// A validated, authorized subscription, not yet registered.
+struct PreparedSubscription {
+  std::unique_ptr<hub::Subscription> sub;
+  std::optional<Cursor> from;  ///< none: from now on
+};
+
 class ClientSession : public hub::Subscriber {
  public:
   ~ClientSession() override;
@@ -77,8 +90,14 @@ class ClientSession : public hub::Subscriber {
  protected:
   ClientSession(ServerContext& context, std::size_t loop, std::optional<Grant> grant);
 
-  /// Validates, authorizes and registers a subscription, replaying what the client missed.
-  /// Reports failure with send_error() and returns false.
+  /// Validates and authorizes a subscription: the grant first (a token must not learn which
+  /// tables exist beyond what it may read), then the table, filter, columns and cursor.
+  [[nodiscard]] std::variant<PreparedSubscription, Refusal> prepare(
+      const SubscriptionSpec& spec) const;
+  /// Registers a prepared subscription (its id must be unused), replaying what the client
+  /// missed from memory or catching up from the database.
+  void start(PreparedSubscription prepared);
+  /// prepare() and start(); a refusal goes to send_error() and returns false.
   bool subscribe(const SubscriptionSpec& spec);
   bool unsubscribe(const std::string& id);
   std::size_t subscription_count() const noexcept { return subscriptions_.size(); }
@@ -95,9 +114,7 @@ class ClientSession : public hub::Subscriber {
     if (closing_) return;
     std::string text;
     frame(text);
-    queued_bytes_ += text.size();
-    queue_.push_back(Queued{nullptr, nullptr});
-    control_.push_back(std::move(text));
+    send_queue_.push_control(std::move(text));
     schedule_write();
   }
   /// For transports: frames the next messages into the write buffer and returns it, empty when
@@ -129,10 +146,8 @@ class ClientSession : public hub::Subscriber {
  private:
   struct Entry {
     std::unique_ptr<hub::Subscription> sub;
-    std::unique_ptr<ChangeStream> catch_up;  ///< set while catching up from the database
-    std::unique_ptr<boost::asio::steady_timer> attach_timer;
-    std::optional<Cursor> paused_at;  ///< catch-up paused for the client to read; go on from here
-    bool attached = false;
+    std::shared_ptr<CatchUp> catch_up;  ///< set once the subscription catches up from the log
+    bool attached = false;              ///< registered with the hub
   };
   void deliver(const hub::Subscription& sub, const hub::SharedEvent& event) override;
   /// Sends or backlogs an event. Live events that overflow the backlog cut the client off;
@@ -140,39 +155,19 @@ class ClientSession : public hub::Subscriber {
   void offer(const hub::Subscription& sub, const hub::SharedEvent& event, bool live);
   void resume_catch_ups();
   void start_catch_up(Entry& entry, const Cursor& from);
-  void try_attach(const std::string& id);
   void schedule_heartbeat();
-
-  /// Queues `event` for `sub`.
-  void send_event(const hub::Subscription& sub, const hub::SharedEvent& event);
-  /// Moves backlog into the send queue while it has room.
-  void pump();
   void schedule_write();
   /// Brings the shared metrics up to date with this session's counts.
   void report_metrics();
 
   std::unordered_map<std::string, Entry> subscriptions_;
-  /// A message waiting to be sent: an event of `sub`, or (no event) the next of `control_`.
-  /// Small, as a client that is behind holds one per change.
-  struct Queued {
-    const hub::Subscription* sub;
-    hub::SharedEvent event;
-  };
-  std::deque<Queued> queue_;
-  std::deque<std::string> control_;  ///< framed control messages, in queue order
-  std::size_t queued_bytes_ = 0;     ///< of the queue (events counted by their JSON) and in flight
-  std::string write_buffer_;         ///< the framed bytes being written; empty between writes
+  SendQueue send_queue_;
   bool write_scheduled_ = false;
   // Counted here and added to the shared metrics once per write.
   std::uint64_t events_framed_ = 0;
   std::uint64_t bytes_framed_ = 0;
   std::int64_t queued_reported_ = 0;
   LatencyHistogram::Tally latency_;
-  /// Events waiting for room in the send queue, in order: a replay or a catch-up bigger than
-  /// the queue is paced by the client's reading instead of cutting it off. Only a client whose
-  /// backlog keeps growing (kBacklogFactor send queues) is cut off.
-  std::deque<std::pair<const hub::Subscription*, hub::SharedEvent>> backlog_;
-  std::size_t backlog_bytes_ = 0;
   boost::asio::steady_timer heartbeat_timer_;
   boost::asio::steady_timer expiry_timer_;
 };

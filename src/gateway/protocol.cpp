@@ -354,6 +354,15 @@ std::string error_message(std::string_view id, std::string_view code, std::strin
   return out;
 }
 
+std::string http_error_body(std::string_view code, std::string_view message) {
+  std::string out = R"({"error":{"code":)";
+  json_text::append_string(out, code);
+  out += R"(,"message":)";
+  json_text::append_string(out, message);
+  out += "}}\n";
+  return out;
+}
+
 std::string heartbeat() {
   return R"({"type":"heartbeat"})";
 }

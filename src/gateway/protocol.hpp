@@ -84,6 +84,8 @@ std::string unsubscribed(std::string_view id);
 std::string pong(std::string_view id);
 /// {"type":"error","id":...,"code":...,"message":...}, without "id" when `id` is empty.
 std::string error_message(std::string_view id, std::string_view code, std::string_view message);
+/// {"error":{"code":...,"message":...}} and a newline: the body of an HTTP refusal (SSE).
+std::string http_error_body(std::string_view code, std::string_view message);
 /// {"type":"heartbeat"}
 std::string heartbeat();
 

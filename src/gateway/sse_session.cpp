@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/url/parse.hpp>
 
 #include "gateway/protocol.hpp"
@@ -51,19 +52,18 @@ class SseSession final : public ClientSession,
 
   void run(const Request& request) {
     beast::get_lowest_layer(stream_).expires_never();
-    register_session(loop_, this->weak_from_this());
-    enqueue([](std::string& out) { out += kHeaders; });
+    context_.sessions.add(loop_, this->weak_from_this());
     SubscriptionSpec spec;
     spec.id = "sse";
-    std::string error;
+    std::optional<Refusal> refusal;
     auto url = boost::urls::parse_origin_form(request.target());
-    if (!url) error = "invalid request target";
+    if (!url) refusal = Refusal{"invalid_request", "invalid request target"};
     if (url) {
       for (auto param : url->params()) {
         if (param.key == "table") {
-          spec.table = param.value;
+          spec.table.name = param.value;
         } else if (param.key == "schema") {
-          spec.schema = param.value;
+          spec.table.schema = param.value;
         } else if (param.key == "filter") {
           spec.filter = param.value;
         } else if (param.key == "columns") {
@@ -82,7 +82,7 @@ class SseSession final : public ClientSession,
             else if (op == "TRUNCATE")
               spec.ops |= hub::Subscription::op_bit(Op::kTruncate);
             else
-              error = "unknown op \"" + op + "\" in ops";
+              refusal = Refusal{"invalid_request", "unknown op \"" + op + "\" in ops"};
           }
         }
       }
@@ -92,16 +92,26 @@ class SseSession final : public ClientSession,
         last != request.end() && !last->value().empty()) {
       spec.from = std::string(last->value());
     }
-    if (error.empty() && spec.table.empty()) error = "the table parameter is required";
-    if (!error.empty()) {
-      send_error(spec.id, "invalid_request", error);
-      close(0, {});
+    if (!refusal && spec.table.name.empty()) {
+      refusal = Refusal{"invalid_request", "the table parameter is required"};
+    }
+    std::optional<PreparedSubscription> prepared;
+    if (!refusal) {
+      auto checked = prepare(spec);
+      if (auto* refused = std::get_if<Refusal>(&checked)) {
+        refusal = std::move(*refused);
+      } else {
+        prepared = std::move(std::get<PreparedSubscription>(checked));
+      }
+    }
+    if (refusal) {
+      // A status, not a 200 with an error event: EventSource stops on a 4xx, where it would
+      // reconnect after every ended 200 response, forever.
+      refuse(*refusal);
       return;
     }
-    if (!subscribe(spec)) {
-      close(0, {});
-      return;
-    }
+    enqueue([](std::string& out) { out += kHeaders; });
+    start(std::move(*prepared));
     start_timers();
     watch_peer();
   }
@@ -118,6 +128,24 @@ class SseSession final : public ClientSession,
 
  private:
   std::shared_ptr<ClientSession> self() override { return this->shared_from_this(); }
+
+  void refuse(const Refusal& refusal) {
+    auto body = http_error_body(refusal.code, refusal.message);
+    auto status = static_cast<beast::http::status>(refusal.http_status);
+    enqueue([&](std::string& out) {
+      out.append("HTTP/1.1 ")
+          .append(std::to_string(refusal.http_status))
+          .append(" ")
+          .append(beast::http::obsolete_reason(status))
+          .append(
+              "\r\nServer: pgpulse\r\nContent-Type: application/json\r\n"
+              "Access-Control-Allow-Origin: *\r\nConnection: close\r\nContent-Length: ")
+          .append(std::to_string(body.size()))
+          .append("\r\n\r\n")
+          .append(body);
+    });
+    close(0, {});
+  }
 
   // The client sends nothing after its request: a completed read means it went away.
   void watch_peer() {

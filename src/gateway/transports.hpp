@@ -28,10 +28,4 @@ template <class Stream>
 void run_sse(ServerContext& context, std::size_t loop, Stream stream, Request request,
              std::optional<Grant> grant);
 
-/// Closes every session of the calling loop (graceful shutdown): WebSocket with 1001.
-void close_all_sessions(std::size_t loop);
-
-/// Registry of live sessions per loop, for close_all_sessions().
-void register_session(std::size_t loop, const std::weak_ptr<ClientSession>& session);
-
 }  // namespace pgpulse::gateway

@@ -82,7 +82,7 @@ class WsSession final : public ClientSession,
 
   void on_accept(beast::error_code ec) {
     if (ec) return;
-    register_session(loop_, this->weak_from_this());
+    context_.sessions.add(loop_, this->weak_from_this());
     start_timers();
     read();
   }
@@ -128,8 +128,7 @@ class WsSession final : public ClientSession,
     if (auto* subscribe_request = std::get_if<SubscribeRequest>(&message)) {
       SubscriptionSpec spec;
       spec.id = subscribe_request->id;
-      spec.schema = subscribe_request->schema;
-      spec.table = subscribe_request->table;
+      spec.table = TableName{subscribe_request->schema, subscribe_request->table};
       spec.ops = 0;
       for (auto op : subscribe_request->ops) spec.ops |= hub::Subscription::op_bit(op);
       spec.filter = subscribe_request->filter;

@@ -49,8 +49,7 @@ SharedEvent make_record(const ChangeEvent& event) {
   auto record = std::make_shared<EventRecord>();
   record->id = event.id;
   record->id_text = event.id.to_string();
-  record->schema = event.schema;
-  record->table = event.table;
+  record->table = TableName{event.schema, event.table};
   record->op = event.op;
   record->has_new = event.new_row.has_value();
   record->has_old = event.old_row.has_value();

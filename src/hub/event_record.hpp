@@ -8,14 +8,14 @@
 #include <string>
 
 #include "pgpulse/change_event.hpp"
+#include "pgpulse/table_name.hpp"
 
 namespace pgpulse::hub {
 
 struct EventRecord {
   Cursor id = Cursor::at(0);
   std::string id_text;  ///< id.to_string(), made once: SSE puts it in every event
-  std::string schema;
-  std::string table;
+  TableName table;      ///< the key subscriptions are indexed by
   Op op = Op::kInsert;
   /// The rows parsed, for filters and column lists; empty objects when absent.
   boost::json::object new_row;
@@ -28,8 +28,6 @@ struct EventRecord {
 
   /// The row filters look at: the new row, or the old one for a DELETE.
   const boost::json::object& filter_row() const { return has_new ? new_row : old_row; }
-  /// "schema.table", the key subscriptions are indexed by.
-  std::string table_key() const { return schema + "." + table; }
 };
 
 using SharedEvent = std::shared_ptr<const EventRecord>;

@@ -27,29 +27,33 @@ bool Subscription::wants(const EventRecord& event) const {
 }
 
 void LoopHub::add(Subscription* sub) {
-  by_table_[sub->table_key].push_back(sub);
+  by_table_[sub->table].push_back(sub);
+  sub->registered = true;
   ++count_;
 }
 
 void LoopHub::remove(Subscription* sub) {
-  auto it = by_table_.find(sub->table_key);
+  auto it = by_table_.find(sub->table);
   if (it == by_table_.end()) return;
   auto& subs = it->second;
   auto found = std::find(subs.begin(), subs.end(), sub);
   if (found == subs.end()) return;
   *found = subs.back();  // order among subscriptions does not matter
   subs.pop_back();
+  sub->registered = false;
   --count_;
   if (subs.empty()) by_table_.erase(it);
 }
 
 void LoopHub::dispatch(const SharedEvent& event) const {
-  auto it = by_table_.find(event->table_key());
+  auto it = by_table_.find(event->table);
   if (it == by_table_.end()) return;
-  // A subscriber may unsubscribe (or close) while we deliver: iterate over a copy.
+  // A subscriber may detach subscriptions (its own or another's) while we deliver: iterate
+  // over a copy, skipping what was detached meanwhile. (A session destroys a subscription
+  // only after the dispatch: its close() posts that.)
   auto subs = it->second;
   for (auto* sub : subs) {
-    if (after(event->id, sub->live_after) && sub->wants(*event)) {
+    if (sub->registered && after(event->id, sub->live_after) && sub->wants(*event)) {
       sub->subscriber->deliver(*sub, event);
     }
   }
@@ -88,7 +92,7 @@ bool Hub::attach(std::size_t loop, Subscription& sub, const Cursor& from,
   std::lock_guard lock(mutex_);
   if (after(base_, from)) return false;  // the ring starts after `from`: changes are missing
   for (const auto& event : ring_) {
-    if (after(event->id, from) && event->table_key() == sub.table_key && sub.wants(*event)) {
+    if (after(event->id, from) && event->table == sub.table && sub.wants(*event)) {
       replay.push_back(event);
     }
   }

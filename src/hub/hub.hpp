@@ -27,7 +27,7 @@ struct Subscription {
   static constexpr std::uint8_t kAllOps = 0x0f;
 
   std::string id;
-  std::string table_key;  ///< "schema.table"
+  TableName table;
   std::uint8_t ops = kAllOps;
   RowFilter filter;                  ///< the client's filter AND the token's forced filter
   std::vector<std::string> columns;  ///< empty: every column
@@ -36,6 +36,8 @@ struct Subscription {
   /// Events at or before this were replayed or predate the subscription: not delivered live.
   Cursor live_after = Cursor::at(0);
   Subscriber* subscriber = nullptr;
+  /// Registered with a LoopHub (set by its add() and remove()).
+  bool registered = false;
 
   static std::uint8_t op_bit(Op op);
   bool wants(const EventRecord& event) const;
@@ -58,7 +60,7 @@ class LoopHub {
   std::size_t subscriptions() const noexcept { return count_; }
 
  private:
-  std::unordered_map<std::string, std::vector<Subscription*>> by_table_;
+  std::unordered_map<TableName, std::vector<Subscription*>, TableNameHash> by_table_;
   std::size_t count_ = 0;
 };
 

@@ -1,4 +1,4 @@
-// `pgpulse serve` over Server-Sent Events: filter, ops and columns from the query, and errors.
+// `pgpulse serve` over Server-Sent Events: filter, ops and columns from the query, and refusals.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -17,7 +17,7 @@ namespace json = boost::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-TEST_F(GatewayTest, SseAppliesFilterOpsAndColumnsAndReportsErrorsAsEvents) {
+TEST_F(GatewayTest, SseAppliesFilterOpsAndColumns) {
   auto table = make_table("id int PRIMARY KEY, room int, body text");
   auto t = ident(table);
   Gateway gateway(url_);
@@ -48,28 +48,37 @@ TEST_F(GatewayTest, SseAppliesFilterOpsAndColumnsAndReportsErrorsAsEvents) {
   EXPECT_EQ(events[0].at("new"), json::parse(R"({"id":1,"room":5})"));
   EXPECT_EQ(events[2].at("old"), json::parse(R"({"id":3,"room":5})"));
   expect_ids_increase(events);
+}
 
-  // Errors: an error event, then the end of the response.
-  auto error_event = [&](const std::string& target, const std::string& code) {
+// A refused request answers with a 4xx status and a JSON body, never 200 and an error event:
+// a browser's EventSource stops on a 4xx, where it reconnects after every ended 200, forever.
+TEST_F(GatewayTest, SseRefusesABadRequestWithA4xxStatusAndAJsonError) {
+  auto table = make_table("id int PRIMARY KEY, room int, body text");
+  Gateway gateway(url_);
+  int port = gateway.port();
+  auto refused = [&](const std::string& target, int status, const std::string& code) {
     auto response = http_get(port, target);
-    EXPECT_EQ(response.status, 200) << target;
-    EXPECT_THAT(response.headers["content-type"], HasSubstr("text/event-stream")) << target;
-    EXPECT_THAT(response.body, HasSubstr("event: error\ndata: ")) << target;
-    auto data_at = response.body.find("data: ", response.body.find("event: error"));
-    auto data = response.body.substr(data_at + 6, response.body.find('\n', data_at) - data_at - 6);
-    auto error = json::parse(data).as_object();
-    EXPECT_EQ(text_of(error.at("type")), "error") << target;
-    EXPECT_EQ(text_of(error.at("id")), "sse") << target;
-    EXPECT_EQ(text_of(error.at("code")), code) << target << ": " << data;
+    EXPECT_EQ(response.status, status) << target << ": " << response.body;
+    EXPECT_THAT(response.headers["content-type"], HasSubstr("application/json")) << target;
+    json::object error;
+    try {
+      error = json::parse(response.body).as_object().at("error").as_object();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << target << ": body " << response.body;
+      return error;
+    }
+    EXPECT_EQ(text_of(error.at("code")), code) << target << ": " << response.body;
+    EXPECT_FALSE(text_of(error.at("message")).empty()) << target;
     return error;
   };
-  auto unknown = error_event("/sse?table=nope", "unknown_table");
+  auto unknown = refused("/sse?table=nope", 404, "unknown_table");
   EXPECT_THAT(text_of(unknown.at("message")), HasSubstr("public.nope"));
-  error_event("/sse?table=" + table + "&ops=INSERT,UPSERT", "invalid_request");
-  error_event("/sse", "invalid_request");
-  error_event("/sse?table=" + table + "&filter=room%3Dlike.5", "invalid_filter");
-  error_event("/sse?table=" + table + "&columns=id,nope", "unknown_column");
-  error_event("/sse?table=" + table + "&from=yesterday", "invalid_cursor");
+  refused("/sse?table=" + table + "&schema=nope", 404, "unknown_table");
+  refused("/sse?table=" + table + "&ops=INSERT,UPSERT", 400, "invalid_request");
+  refused("/sse", 400, "invalid_request");
+  refused("/sse?table=" + table + "&filter=room%3Dlike.5", 400, "invalid_filter");
+  refused("/sse?table=" + table + "&columns=id,nope", 400, "unknown_column");
+  refused("/sse?table=" + table + "&from=yesterday", 400, "invalid_cursor");
   EXPECT_EQ(http_get(port, "/nope").status, 404);
   EXPECT_EQ(http_get(port, "/ws").status, 426);
 }

@@ -95,6 +95,12 @@ std::string handmade_hs256(const std::string& header_json, const std::string& cl
   return input + "." + base64url(std::string(reinterpret_cast<char*>(mac), size));
 }
 
+std::vector<TablePattern> patterns(std::initializer_list<const char*> entries) {
+  std::vector<TablePattern> out;
+  for (const char* entry : entries) out.push_back(TablePattern::parse(entry));
+  return out;
+}
+
 std::string refusal(const TokenVerifier& verifier, const std::string& token) {
   try {
     verifier.verify(token);
@@ -118,7 +124,7 @@ TEST(TokenVerifier, AcceptsAValidHs256TokenAndReturnsItsGrant) {
   auto grant = hs_verifier().verify(hs256(R"({"sub":"alice","exp":)" + std::to_string(exp) +
                                           R"(,"pgpulse":{"tables":["public.messages"]}})"));
   EXPECT_EQ(grant.subject, "alice");
-  EXPECT_EQ(grant.tables, std::vector<std::string>{"public.messages"});
+  EXPECT_EQ(grant.tables, patterns({"public.messages"}));
   EXPECT_EQ(grant.filter, "");
   ASSERT_TRUE(grant.expires_at);
   EXPECT_EQ(*grant.expires_at, system_clock::time_point(std::chrono::seconds(exp + 30)))
@@ -235,13 +241,12 @@ TEST(TokenVerifier, ReadsTheTablesClaimFromEitherLocation) {
   auto tables = [](const std::string& claims) {
     return hs_verifier().verify(hs256(claims)).tables;
   };
-  using Tables = std::vector<std::string>;
   EXPECT_EQ(tables(R"({"pgpulse":{"tables":["messages","app.rooms"]}})"),
-            (Tables{"messages", "app.rooms"}));
-  EXPECT_EQ(tables(R"({"pgpulse.tables":["flat.key"]})"), Tables{"flat.key"});
-  EXPECT_EQ(tables(R"({"tables":["top.level"]})"), Tables{"top.level"});
-  EXPECT_EQ(tables(R"({"pgpulse":{"tables":["nested"]},"tables":["top"]})"), Tables{"nested"});
-  EXPECT_EQ(tables(R"({"sub":"x"})"), Tables{});
+            patterns({"messages", "app.rooms"}));
+  EXPECT_EQ(tables(R"({"pgpulse.tables":["flat.key"]})"), patterns({"flat.key"}));
+  EXPECT_EQ(tables(R"({"tables":["top.level"]})"), patterns({"top.level"}));
+  EXPECT_EQ(tables(R"({"pgpulse":{"tables":["nested"]},"tables":["top"]})"), patterns({"nested"}));
+  EXPECT_EQ(tables(R"({"sub":"x"})"), patterns({}));
   EXPECT_EQ(refusal(hs_verifier(), hs256(R"({"tables":"public.messages"})")),
             "malformed token (tables is not an array of strings)");
   EXPECT_EQ(refusal(hs_verifier(), hs256(R"({"pgpulse":{"tables":[1]}})")),
@@ -249,20 +254,51 @@ TEST(TokenVerifier, ReadsTheTablesClaimFromEitherLocation) {
 }
 
 TEST(Grant, AllowsTheTablesItNamesWithPublicAsTheDefaultSchema) {
-  Grant grant{.tables = {"messages", "app.rooms", "audit.*"}};
-  EXPECT_TRUE(grant.allows("public", "messages"));
-  EXPECT_FALSE(grant.allows("app", "messages"));
-  EXPECT_TRUE(grant.allows("app", "rooms"));
-  EXPECT_FALSE(grant.allows("public", "rooms"));
-  EXPECT_TRUE(grant.allows("audit", "anything"));
-  EXPECT_FALSE(grant.allows("public", "Messages")) << "names are compared as stored";
-  EXPECT_FALSE(grant.allows("app", "rooms2"));
-  EXPECT_FALSE(grant.allows("ap", "p.rooms"));
+  Grant grant{.tables = patterns({"messages", "app.rooms", "audit.*"})};
+  EXPECT_TRUE(grant.allows({"public", "messages"}));
+  EXPECT_FALSE(grant.allows({"app", "messages"}));
+  EXPECT_TRUE(grant.allows({"app", "rooms"}));
+  EXPECT_FALSE(grant.allows({"public", "rooms"}));
+  EXPECT_TRUE(grant.allows({"audit", "anything"}));
+  EXPECT_FALSE(grant.allows({"public", "Messages"})) << "names are compared as stored";
+  EXPECT_FALSE(grant.allows({"app", "rooms2"}));
+  EXPECT_FALSE(grant.allows({"ap", "p.rooms"}));
 }
 
 TEST(Grant, StarAllowsEveryTableAndNoClaimAllowsNone) {
-  EXPECT_TRUE(Grant{.tables = {"*"}}.allows("any", "table"));
-  EXPECT_FALSE(Grant{}.allows("public", "messages"));
+  EXPECT_TRUE(Grant{.tables = patterns({"*"})}.allows({"any", "table"}));
+  EXPECT_FALSE(Grant{}.allows({"public", "messages"}));
+}
+
+TEST(Grant, ATableWithADotInItsNameIsNotTheTableOfASchemaWithADot) {
+  // a."b.c" and "a.b".c were both the key "a.b.c": a token granted one read the other.
+  Grant dotted_table{.tables = patterns({R"(a."b.c")"})};
+  EXPECT_TRUE(dotted_table.allows({"a", "b.c"}));
+  EXPECT_FALSE(dotted_table.allows({"a.b", "c"}));
+  Grant dotted_schema{.tables = patterns({R"("a.b".c)"})};
+  EXPECT_TRUE(dotted_schema.allows({"a.b", "c"}));
+  EXPECT_FALSE(dotted_schema.allows({"a", "b.c"}));
+  Grant dotted_schema_star{.tables = patterns({R"("a.b".*)"})};
+  EXPECT_TRUE(dotted_schema_star.allows({"a.b", "c"}));
+  EXPECT_FALSE(dotted_schema_star.allows({"a", "b.c"}));
+}
+
+TEST(Grant, EntriesAreReadAsSqlNames) {
+  Grant grant{.tables = patterns({"Messages", R"("Rooms")", R"(app."My Table")"})};
+  EXPECT_TRUE(grant.allows({"public", "messages"})) << "unquoted names fold to lower case";
+  EXPECT_TRUE(grant.allows({"public", "Rooms"}));
+  EXPECT_FALSE(grant.allows({"public", "rooms"}));
+  EXPECT_TRUE(grant.allows({"app", "My Table"}));
+}
+
+TEST(TokenVerifier, RefusesATokenWithATablesEntryThatIsNotAName) {
+  EXPECT_EQ(refusal(hs_verifier(), hs256(R"({"tables":["a.b.c"]})")),
+            "malformed token (tables entry \"a.b.c\" is not a table name: bad table name "
+            "'a.b.c': expected schema.table)");
+  for (const char* entry : {R"(\"open)", "a.*.b", "a b"}) {
+    auto reason = refusal(hs_verifier(), hs256(std::string(R"({"tables":[")") + entry + "\"]}"));
+    EXPECT_NE(reason.find("is not a table name"), std::string::npos) << entry << ": " << reason;
+  }
 }
 
 TEST(TokenVerifier, ReadsTheForcedFilterClaim) {

@@ -37,7 +37,7 @@ TEST(EventRecord, KeepsTheCursorTextAndParsesTheRowForFilters) {
   auto record = make_record(event_at("2026-11-24T07:42:31.052509Z"));
   EXPECT_EQ(record->id_text, "1.7.2");
   EXPECT_EQ(record->filter_row().at("room").as_int64(), 5);
-  EXPECT_EQ(record->table_key(), "public.messages");
+  EXPECT_EQ(record->table, (TableName{"public", "messages"}));
 }
 
 }  // namespace
