@@ -44,7 +44,7 @@ class ChangeStreamSource final : public CatchUpSource {
  public:
   ChangeStreamSource(net::io_context& io, const std::string& conninfo, const TableName& table,
                      const Cursor& from)
-      : stream_(io, ChangeStreamOptions{.connection = {.conninfo = conninfo},
+      : stream_(io, ChangeStreamOptions{.connection = ConnectOptions{.conninfo = conninfo},
                                         .from = from,
                                         .tables = {table},
                                         .prune_interval = std::chrono::milliseconds(0)}) {}
@@ -242,8 +242,9 @@ void Server::run() {
   // The live stream: every captured table from now on, into the hub, on loop 0. Its own
   // connection also reports the catalog, before the first on_ready and every few seconds.
   ChangeStream stream(
-      io0, ChangeStreamOptions{.connection = {.conninfo = config_.db, .retry_first_connect = false},
-                               .catalog_interval = kCatalogInterval});
+      io0, ChangeStreamOptions{
+               .connection = ConnectOptions{.conninfo = config_.db, .retry_first_connect = false},
+               .catalog_interval = kCatalogInterval});
   stream.on_catalog([this](const std::vector<CapturedTable>& tables) { catalog_.set(tables); });
   // Serve once the stream has pinned its start, so the hub knows where its ring begins.
   stream.on_ready([this](const Cursor& start) { on_stream_ready(start); });
