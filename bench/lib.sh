@@ -1,5 +1,8 @@
-# Shared by the bench/*.sh scripts and scripts/pg-sandbox.sh (sourced, not run). The scripts
+# Shared by the bench/*.sh scripts (sourced, not run). The scripts
 # that measure set URL (the benchmark's database) before they call psql_q or what uses it.
+
+# free_port
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 
 # copy_binary FROM DIR NAME CHECK-ARGS...: copies FROM to DIR/NAME and prints FROM's build time.
 # Each workload runs one binary of each tool for its whole run, even if build/ is rebuilt
@@ -21,17 +24,6 @@ running() {  # pid: alive and not yet a zombie
   { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
   stat=${stat##*) }
   [ "${stat:0:1}" != Z ]
-}
-
-# A loopback port nothing listens on, below the kernel's range for outgoing connections (whose
-# local ports a connect test does not see). No python3: a version manager's shim is slow.
-free_port() {
-  local port low
-  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
-  while :; do
-    port=$((10000 + RANDOM % (low - 10000)))
-    (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
-  done
 }
 
 # start_gateway URL LOG [SERVE-ARGS...]: `$PGPULSE_BIN serve` on a free loopback port, waited

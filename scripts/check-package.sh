@@ -9,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "check-package: $*" >&2; exit 1; }
+source scripts/lib.sh  # free_port
 
 unit=/lib/systemd/system/pgpulse.service
 config=/etc/pgpulse/pgpulse.toml
@@ -19,7 +20,7 @@ if [ "${1:-}" = --against-db ]; then
   user=$(sed -n 's/^User=//p' "$unit")
   group=$(sed -n 's/^Group=//p' "$unit")
   [ -n "$exec_start" ] && [ -n "$user" ] && [ -n "$group" ] || fail "$unit lacks ExecStart, User or Group"
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   # What an administrator does: capture a table, edit the config. Here every setting is
   # uncommented at its documented default, and db and listen are set.
   psql "$PGPULSE_TEST_DB" -qX -v ON_ERROR_STOP=1 -c 'CREATE TABLE items (id int PRIMARY KEY)'

@@ -5,6 +5,7 @@
 # DEMO_PORT picks the port (default 8080, or a free one); DEMO_SECONDS=N stops after N seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"  # free_port
 pgpulse=$(realpath "${1:-build/pgpulse}")
 
 dir=$(mktemp -d /tmp/pgpulse-demo.XXXXXX)
@@ -19,7 +20,7 @@ trap 'exit 0' INT TERM
 
 port=${DEMO_PORT:-8080}
 if ! python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', $port))" 2>/dev/null; then
-  port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+  port=$(free_port)
 fi
 url=$("$here/pg-sandbox.sh" start "$dir")
 

@@ -20,7 +20,7 @@ as_owner() {
 }
 
 # free_port
-source "$(dirname "${BASH_SOURCE[0]}")/../bench/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 start() {
   local dir=$1

@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "pgpulse/table_name.hpp"
+
 extern char** environ;
 
 namespace pgpulse::test {
@@ -59,12 +61,7 @@ std::string unique_name(const std::string& prefix) {
 }
 
 std::string ident(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
+  return quote_identifier(name);
 }
 
 std::chrono::milliseconds left_until(std::chrono::steady_clock::time_point deadline) {

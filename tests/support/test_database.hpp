@@ -30,7 +30,7 @@ pg::Connection connect();
 /// test never meet another's.
 std::string unique_name(const std::string& prefix = "t");
 
-/// `name` as a quoted SQL identifier (for test-made names; the product uses libpq's quoting).
+/// `name` as a quoted SQL identifier (pgpulse::quote_identifier).
 std::string ident(const std::string& name);
 
 /// Runs `sql` on a new connection (a statement, or several separated by ';').
