@@ -42,6 +42,14 @@ if [ "${1:-}" = --against-db ]; then
   done
   [ -n "$health" ] || { cat "$log" >&2; fail "the service gave no /healthz on port $port"; }
   echo "check-package: $exec_start (as $user:$group): /healthz $health"
+  # ExecReload's signal: the service reloads its credentials and keeps serving.
+  reload=$(sed -n 's/^ExecReload=//p' "$unit")
+  [[ $reload == *"kill -HUP \$MAINPID" ]] || fail "$unit: ExecReload is not a SIGHUP ($reload)"
+  kill -HUP "$pid"
+  for _ in $(seq 50); do grep -q "reloaded" "$log" && break; sleep 0.1; done
+  grep -q "reloaded" "$log" || { cat "$log" >&2; fail "the service did not reload on SIGHUP"; }
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || fail "no /healthz after the reload"
+  echo "check-package: SIGHUP (ExecReload) reloaded it; /healthz still answers"
   kill -TERM "$pid"
   wait "$pid" || { cat "$log" >&2; fail "the service did not stop cleanly on SIGTERM"; }
   exit 0
