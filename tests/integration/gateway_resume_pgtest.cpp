@@ -46,7 +46,7 @@ TEST_F(GatewayTest, WebSocketResumesAfterGatewayKillWithEveryMissedRowOnceThenLi
   ASSERT_EQ(text_of(answer.at("type")), "subscribed") << json::serialize(answer);
   EXPECT_EQ(text_of(answer.at("cursor")), last);
   // Live rows while it catches up: the switch from the log to the live stream is in there.
-  std::thread writer([&] { insert_ids(table, 11, 30); });
+  std::jthread writer([&] { insert_ids(table, 11, 30); });
   bool all = inbox.wait_events("s", 25, 15s);
   writer.join();
   ASSERT_TRUE(all) << "got " << inbox.events["s"].size();
@@ -115,7 +115,7 @@ TEST_F(GatewayTest, WebSocketResumesFromAnIdStillInTheRingAfterAReconnect) {
   auto answer = inbox.subscribe("s", table, {{"from", third}});
   ASSERT_EQ(text_of(answer.at("type")), "subscribed") << json::serialize(answer);
   EXPECT_EQ(text_of(answer.at("cursor")), third);
-  std::thread writer([&] { insert_ids(table, 9, 20); });
+  std::jthread writer([&] { insert_ids(table, 9, 20); });
   bool all = inbox.wait_events("s", 17);
   writer.join();
   ASSERT_TRUE(all) << "got " << inbox.events["s"].size();
@@ -174,7 +174,7 @@ TEST_F(GatewayTest, SseResumesWithLastEventIdAfterGatewayKillWithEveryMissedRowO
   EXPECT_EQ(json::parse(subscribed->data),
             json::parse(R"({"type":"subscribed","id":"sse","cursor":")" + last + "\"}"));
   std::vector<json::object> events;
-  std::thread writer([&] { insert_ids(table, 11, 30); });
+  std::jthread writer([&] { insert_ids(table, 11, 30); });
   events = sse_changes(sse, 25, 15s);
   writer.join();
   insert_ids(table, 31, 31);

@@ -195,7 +195,7 @@ TEST_F(ListenerTest,
     });
   };
   schedule();
-  std::thread sender([&] {
+  std::jthread sender([&] {
     auto db = connect();
     for (int i = 0; i < kSent; ++i) {
       db.exec("SELECT pg_notify($1, $2)", {channel, std::to_string(i)});
