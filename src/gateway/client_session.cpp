@@ -146,8 +146,10 @@ void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
             }
             send_error(id, code, message);
             // Not from inside the stream's own callback: unsubscribe() stops the catch-up.
-            boost::asio::post(context_.hub.io(loop_),
-                              [self = self(), this, id] { unsubscribe(id); });
+            boost::asio::post(context_.hub.io(loop_), [self = self(), this, id] {
+              unsubscribe(id);
+              subscription_failed(id);
+            });
           },
   };
   entry.catch_up = std::make_shared<CatchUp>(

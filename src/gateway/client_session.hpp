@@ -136,6 +136,8 @@ class ClientSession : public hub::Subscriber {
   virtual void send_heartbeat() = 0;
   /// Starts writing what is queued if no write is under way.
   virtual void start_write() = 0;
+  /// Subscription `id` ended after its error was sent (a catch-up that failed, say).
+  virtual void subscription_failed(const std::string& /*id*/) {}
   /// Keeps the session alive across asynchronous callbacks.
   virtual std::shared_ptr<ClientSession> self() = 0;
 

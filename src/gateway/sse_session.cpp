@@ -116,6 +116,10 @@ class SseSession final : public ClientSession,
     watch_peer();
   }
 
+  // A response carries one subscription: without it the stream would only bring heartbeats.
+  // It ends after the error event; EventSource reconnects with its Last-Event-ID.
+  void subscription_failed(const std::string&) override { close(0, {}); }
+
   void close(int, std::string) override {
     if (closing_) return;
     closing_ = true;

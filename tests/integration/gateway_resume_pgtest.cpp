@@ -184,5 +184,38 @@ TEST_F(GatewayTest, SseResumesWithLastEventIdAfterGatewayKillWithEveryMissedRowO
   expect_ids_increase(events);
 }
 
+// An SSE response carries one subscription: when its catch-up fails (here the cursor is older
+// than the retention), the client gets the error event and the response ends, rather than a
+// stream of heartbeats that never brings an event.
+TEST_F(GatewayTest, SseFromAnExpiredCursorGetsTheErrorEventAndTheResponseEnds) {
+  auto table = make_table("id int PRIMARY KEY");
+  sql("UPDATE pgpulse.settings SET value = '0 seconds' WHERE key = 'retention'");
+  std::string expired;
+  {
+    Gateway gateway(url_);
+    SseClient sse(gateway.port(), "/sse?table=" + table);
+    ASSERT_EQ(sse.status(), 200);
+    ASSERT_TRUE(sse.next());  // subscribed
+    insert_ids(table, 1, 1);
+    auto events = sse_changes(sse, 1);
+    ASSERT_EQ(events.size(), 1u);
+    expired = text_of(events[0].at("id"));
+  }
+  insert_ids(table, 2, 2);
+  sql("SELECT pgpulse.prune()");
+  Gateway gateway(url_);
+  SseClient sse(gateway.port(), "/sse?table=" + table, {{"Last-Event-ID", expired}});
+  ASSERT_EQ(sse.status(), 200);
+  auto subscribed = sse.next();
+  ASSERT_TRUE(subscribed);
+  EXPECT_EQ(subscribed->event, "subscribed");
+  auto error = sse.next();
+  ASSERT_TRUE(error);
+  EXPECT_EQ(error->event, "error");
+  EXPECT_EQ(text_of(json::parse(error->data).at("code")), "cursor_expired") << error->data;
+  EXPECT_FALSE(sse.next(3s));
+  EXPECT_TRUE(sse.ended()) << "the response must end once its only subscription failed";
+}
+
 }  // namespace
 }  // namespace pgpulse::test
