@@ -116,6 +116,9 @@ void ClientSession::start(PreparedSubscription prepared) {
 void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
   auto* sub = entry.sub.get();
   auto id = sub->id;
+  // Which catch-up failed: by the time the posted unsubscribe runs, the client may have
+  // replaced the subscription by a new one of the same id, which must stay.
+  auto this_catch_up = std::make_shared<std::weak_ptr<CatchUp>>();
   CatchUp::Hooks hooks{
       .deliver =
           [this, sub](const hub::SharedEvent& event) {
@@ -133,7 +136,7 @@ void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
             return true;
           },
       .failed =
-          [this, id](const std::exception_ptr& error) {
+          [this, id, this_catch_up](const std::exception_ptr& error) {
             std::string code = "catch_up_failed";
             std::string message = "cannot read the change log";
             try {
@@ -146,7 +149,10 @@ void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
             }
             send_error(id, code, message);
             // Not from inside the stream's own callback: unsubscribe() stops the catch-up.
-            boost::asio::post(context_.hub.io(loop_), [self = self(), this, id] {
+            boost::asio::post(context_.hub.io(loop_), [self = self(), this, id, this_catch_up] {
+              auto it = subscriptions_.find(id);
+              auto failed = this_catch_up->lock();
+              if (it == subscriptions_.end() || !failed || it->second.catch_up != failed) return;
               unsubscribe(id);
               subscription_failed(id);
             });
@@ -155,6 +161,7 @@ void ClientSession::start_catch_up(Entry& entry, const Cursor& from) {
   entry.catch_up = std::make_shared<CatchUp>(
       context_.hub.io(loop_), CatchUp::Options{.table = sub->table}, context_.catch_up_slots,
       context_.catch_up_source, std::move(hooks));
+  *this_catch_up = entry.catch_up;
   entry.catch_up->start(from);
 }
 
@@ -188,12 +195,16 @@ void ClientSession::offer(const hub::Subscription& sub, const hub::SharedEvent& 
     case SendQueue::Offer::kBacklogged:
       return;
     case SendQueue::Offer::kTooSlow:
-      // The client reads slower than events come: cut it off rather than let it hold memory
-      // or slow anyone else. Its cursor lets it resume exactly where it was.
-      context_.metrics.clients_dropped_slow.fetch_add(1);
-      close(4000, "slow client: too far behind; reconnect and resume from your last cursor");
+      cut_off_slow();
       return;
   }
+}
+
+void ClientSession::cut_off_slow() {
+  // Rather than let it hold memory or slow anyone else. Its cursor lets it resume exactly
+  // where it was.
+  context_.metrics.clients_dropped_slow.fetch_add(1);
+  close(4000, "slow client: too far behind; reconnect and resume from your last cursor");
 }
 
 void ClientSession::schedule_write() {

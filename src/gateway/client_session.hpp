@@ -115,6 +115,12 @@ class ClientSession : public hub::Subscriber {
     std::string text;
     frame(text);
     send_queue_.push_control(std::move(text));
+    // Answers count as events do: a client that keeps asking (pings, refused subscribes) and
+    // never reads the answers must not grow the server's memory by what it uploads.
+    if (send_queue_.queued_bytes() > SendQueue::kBacklogFactor * send_queue_.max_bytes()) {
+      cut_off_slow();
+      return;
+    }
     schedule_write();
   }
   /// For transports: frames the next messages into the write buffer and returns it, empty when
@@ -159,6 +165,8 @@ class ClientSession : public hub::Subscriber {
   void start_catch_up(Entry& entry, const Cursor& from);
   void schedule_heartbeat();
   void schedule_write();
+  /// Closes a client that reads slower than its messages come (close code 4000).
+  void cut_off_slow();
   /// Brings the shared metrics up to date with this session's counts.
   void report_metrics();
 

@@ -173,6 +173,9 @@ class Server {
   // metrics they unregister from are still here.
   ~Server() {
     listener_.reset();
+    // The demo's worker finishes its queued requests, whose replies post to the loops: it
+    // goes while they are still here.
+    demo_.reset();
     loops_.clear();
   }
   Server(const Server&) = delete;

@@ -28,6 +28,8 @@ constexpr std::string_view kHeaders =
     "Access-Control-Allow-Origin: *\r\n"
     "\r\n";
 
+// A stuck peer cannot hold a closing session forever.
+constexpr auto kCloseGrace = std::chrono::seconds(2);
 // Events are plain text on one stream: many of them leave in one write.
 constexpr std::size_t kMaxWriteBytes = 256 * 1024;
 
@@ -124,6 +126,9 @@ class SseSession final : public ClientSession,
     if (closing_) return;
     closing_ = true;
     stop_timers();
+    // A peer that stopped reading cannot hold the connection (and its max_clients place)
+    // forever: what is still being written gets this long.
+    beast::get_lowest_layer(stream_).expires_after(kCloseGrace);
     net::post(context_.hub.io(loop_),
               [self = this->shared_from_this()] { self->drop_subscriptions(); });
     // What is queued (an error event, say) still goes out; then the connection ends.

@@ -1,5 +1,6 @@
 #include "pgpulse/change_stream.hpp"
 
+#include "pgpulse/error.hpp"
 #include "source/change_log_reader.hpp"
 #include "source/listen_session.hpp"
 #include "source/table_catalog.hpp"
@@ -54,7 +55,12 @@ class ChangeStream::Impl final : public source::ListenSession {
     }
     // What changed in the catalog while we were away is known before anything else happens.
     if (catalog_handler) co_await read_catalog(connection);
-    if (first && !stopped()) call(ready_handler, reader_.cursor());
+    // Once, on the first connection that gets this far: a first connection lost during the
+    // catalog read must not leave the stream never ready (a server would never serve).
+    if (!ready_sent_ && !stopped()) {
+      ready_sent_ = true;
+      call(ready_handler, reader_.cursor());
+    }
     if (stopped()) co_return;
     // Whatever was committed while we were away is in the log: catch up now.
     co_await drain(connection);
@@ -70,7 +76,18 @@ class ChangeStream::Impl final : public source::ListenSession {
     if (prune_interval_.count() > 0 && Clock::now() - last_prune_ >= prune_interval_) {
       co_await prune(connection);
     }
-    if (catalog_due(Clock::now())) co_await read_catalog(connection);
+    if (catalog_due(Clock::now())) co_await refresh_catalog(connection);
+  }
+
+  // A refresh that the server refuses (a statement or lock timeout, a privilege briefly
+  // revoked, the schema being upgraded) keeps the catalog the handler has and tries again at
+  // the next interval: it must not end the stream. A broken connection still reconnects.
+  boost::asio::awaitable<void> refresh_catalog(pg::AsyncConnection& connection) {
+    try {
+      co_await read_catalog(connection);
+    } catch (const SqlError&) {
+      last_catalog_ = Clock::now();
+    }
   }
 
   bool catalog_due(Clock::time_point now) const {
@@ -141,6 +158,7 @@ class ChangeStream::Impl final : public source::ListenSession {
   Clock::time_point last_catalog_{};
   Clock::time_point last_prune_ = Clock::now();
   bool prepared_ = false;
+  bool ready_sent_ = false;
   bool dirty_ = true;
 };
 

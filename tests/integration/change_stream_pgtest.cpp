@@ -380,6 +380,30 @@ TEST_F(ChangeStreamTest, WithoutACatalogIntervalTheCatalogIsReadOnlyOnConnect) {
   EXPECT_EQ(reports, 1);
 }
 
+// A periodic catalog read that the server refuses (here the view is briefly gone, as during
+// a schema upgrade) keeps the stream and the catalog it reported; the next read reports again.
+TEST_F(ChangeStreamTest, ACatalogRefreshTheServerRefusesKeepsTheStreamAndTheNextOneReports) {
+  catalog_interval_ = 100ms;
+  std::size_t reports = 0;
+  before_start_ = [&](ChangeStream& stream) {
+    stream.on_catalog([&](const std::vector<CapturedTable>&) { ++reports; });
+  };
+  start();
+  ASSERT_TRUE(run_until(io_, [&] { return reports > 0; }));
+  run_sql("ALTER VIEW pgpulse.captured_tables RENAME TO captured_tables_away");
+  auto before = reports;
+  run_until(
+      io_, [] { return false; }, 500ms);  // several refreshes are refused meanwhile
+  run_sql("ALTER VIEW pgpulse.captured_tables_away RENAME TO captured_tables");
+  EXPECT_EQ(reports, before) << "a refused refresh reports nothing";
+  EXPECT_FALSE(error_) << "a refused refresh must not end the stream";
+  ASSERT_TRUE(run_until(
+      io_, [&] { return reports > before; }, 2s));
+  run_sql("INSERT INTO " + ident(table_) + " VALUES (1, 'after')");
+  ASSERT_TRUE(wait_for_events(1));
+  EXPECT_EQ(events_[0].new_row, R"({"id":1,"body":"after"})");
+}
+
 TEST_F(ChangeStreamTest, DestroyingTheStreamDestroysEveryHandlerAtOnce) {
   auto owner = std::make_shared<int>(0);  // stands for a session that captures its `self`
   std::weak_ptr<int> watched = owner;

@@ -97,5 +97,20 @@ TEST_F(GatewayTest, AResumeFarBehindIsPacedByTheClientNotCutOffAgain) {
   EXPECT_THAT(row_ids(got), ElementsAreArray(range(2, kRows + 1)));
 }
 
+// Answers count against the send queue as events do: a client that keeps sending pings and
+// never reads the pongs is cut off as too slow, instead of growing the server's memory by what
+// it uploads.
+TEST_F(GatewayTest, AClientThatSendsPingsButNeverReadsThePongsIsCutOff) {
+  auto table = make_table("id int PRIMARY KEY");
+  Gateway gateway(url_, {"--send-queue-bytes", "65536"});
+  StalledWsClient flooder(gateway.port(),
+                          R"({"type":"subscribe","id":"s","table":")" + table + R"("})");
+  const std::vector<std::string> pings(1000, R"({"type":"ping","id":"p"})");
+  // 8 send queues (512 KiB) of pongs take about 21,000 pings; give it ten times that.
+  for (int round = 0; round < 200 && flooder.send_texts(pings); ++round) {
+  }
+  EXPECT_GE(wait_metric(gateway.port(), "pgpulse_clients_dropped_slow_total", 1), 1);
+}
+
 }  // namespace
 }  // namespace pgpulse::test

@@ -422,6 +422,19 @@ void StalledWsClient::write_all(const std::string& bytes) {
   }
 }
 
+bool StalledWsClient::send_texts(const std::vector<std::string>& payloads) {
+  std::string bytes;
+  for (const auto& payload : payloads) bytes += masked_text_frame(payload);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    // MSG_NOSIGNAL: a closed connection is an answer here, not a SIGPIPE.
+    auto n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
 bool StalledWsClient::read_until(const std::string& marker) {
   auto deadline = std::chrono::steady_clock::now() + 5s;
   while (received_.find(marker) == std::string::npos) {

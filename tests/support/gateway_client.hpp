@@ -113,6 +113,8 @@ class StalledWsClient {
   ~StalledWsClient();
   StalledWsClient(const StalledWsClient&) = delete;
   StalledWsClient& operator=(const StalledWsClient&) = delete;
+  /// Sends text frames (still reading nothing); false once the server has closed.
+  bool send_texts(const std::vector<std::string>& payloads);
 
  private:
   static std::string masked_text_frame(const std::string& payload);
