@@ -114,10 +114,7 @@ class ClientSession : public hub::Subscriber {
     if (closing_) return;
     std::string text;
     frame(text);
-    send_queue_.push_control(std::move(text));
-    // Answers count as events do: a client that keeps asking (pings, refused subscribes) and
-    // never reads the answers must not grow the server's memory by what it uploads.
-    if (send_queue_.queued_bytes() > SendQueue::kBacklogFactor * send_queue_.max_bytes()) {
+    if (!send_queue_.push_control(std::move(text))) {
       cut_off_slow();
       return;
     }

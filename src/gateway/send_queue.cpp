@@ -17,10 +17,12 @@ SendQueue::Offer SendQueue::offer(const hub::Subscription& sub, hub::SharedEvent
   return Offer::kBacklogged;
 }
 
-void SendQueue::push_control(std::string framed) {
+bool SendQueue::push_control(std::string framed) {
+  if (queued_bytes_ > kBacklogFactor * max_bytes_) return false;
   queued_bytes_ += framed.size();
   queue_.push_back(Queued{nullptr, nullptr});
   control_.push_back(std::move(framed));
+  return true;
 }
 
 void SendQueue::push(const hub::Subscription& sub, hub::SharedEvent event) {

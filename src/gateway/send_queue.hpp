@@ -46,8 +46,10 @@ class SendQueue {
   /// Queues `event` of `sub`, or backlogs it when the queue is full (or a backlog exists, so
   /// order holds). `live`: an event of the live stream, which may find the client too slow.
   [[nodiscard]] Offer offer(const hub::Subscription& sub, hub::SharedEvent event, bool live);
-  /// Queues one framed control message (never refused, never backlogged).
-  void push_control(std::string framed);
+  /// Queues one framed control message (never backlogged). Returns false when the queue
+  /// already holds kBacklogFactor queues: a client that keeps asking (pings, refused
+  /// subscribes) without reading the answers is too slow; cut it off.
+  [[nodiscard]] bool push_control(std::string framed);
 
   /// Frames the next messages into the write buffer and returns it, empty when nothing waits.
   /// One message, or with `whole_messages` as many as fit in `max_bytes` (at least one).

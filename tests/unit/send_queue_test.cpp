@@ -50,10 +50,19 @@ TEST(SendQueue, ALiveEventBeyondTheBacklogLimitSaysTheClientIsTooSlow) {
       << "a replay or a catch-up is paced by the client's reading, never cut off";
 }
 
+TEST(SendQueue, ControlMessagesBeyondTheBacklogLimitSayTheClientIsTooSlow) {
+  SendQueue queue(100);
+  std::size_t accepted = 0;
+  while (queue.push_control(std::string(50, 'p'))) ++accepted;
+  EXPECT_EQ(accepted, SendQueue::kBacklogFactor * 100 / 50 + 1)
+      << "answers a client never reads count against the same bound as events";
+  EXPECT_GT(queue.queued_bytes(), SendQueue::kBacklogFactor * 100);
+}
+
 TEST(SendQueue, OneWriteTakesEverythingQueuedThatFitsWhenBatching) {
   SendQueue queue(1000);
   (void)queue.offer(sub_a, event_of(3, 'a'), true);
-  queue.push_control("{ctl}\n");
+  ASSERT_TRUE(queue.push_control("{ctl}\n"));
   (void)queue.offer(sub_b, event_of(3, 'b'), true);
   EXPECT_EQ(queue.next_write(true, 64 * 1024, frame), "aaa\n{ctl}\nbbb\n");
   EXPECT_FALSE(queue.has_queued());
